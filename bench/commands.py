@@ -1,0 +1,278 @@
+"""The core subcommands: `list` (the plugin table here), `env` (the environment record) and
+`run` (a sweep). Argument checking happens before anything is created on disk."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import envinfo, store
+from bench.errors import UsageError
+from bench.progress import Progress
+from bench.runner import DEFAULT_TIMEOUT_S, Runner, RunOptions, plan
+from bench.sweep import PRESETS, Sweep, parse_seqlens, validate
+from bench.timing import TimingOptions
+from bench.worker import MeasureOptions
+from operators import capabilities, registry
+from operators.config import DTYPES, LEVELS, MODES
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="implementations in the plugin table and whether they run here")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("env", help="print the environment record (what env.json holds)")
+    p.add_argument("--device", default="auto")
+    p.set_defaults(func=cmd_env)
+
+    p = sub.add_parser("run", help="measure implementations over sequence length")
+    add_run_arguments(p)
+    p.set_defaults(func=cmd_run)
+
+
+# --- list / env --------------------------------------------------------------------------------
+
+
+def resolve_device(text: str) -> torch.device:
+    if text not in ("auto", "cpu", "cuda") and not text.startswith("cuda:"):
+        raise UsageError(f"unknown device {text!r} (auto, cpu, cuda or cuda:N)")
+    device = capabilities.resolve_device(text)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError(f"--device {text}: no CUDA device here")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {text}: only {torch.cuda.device_count()} CUDA device(s)")
+    return device
+
+
+def list_rows(device: torch.device) -> list[dict[str, Any]]:
+    rows = []
+    for spec in registry.specs():
+        availability = spec.available(device)
+        rows.append(
+            {
+                "name": spec.name,
+                "family": spec.family,
+                "levels": list(spec.levels),
+                "requires": list(spec.requires),
+                "available": availability.ok,
+                "reason": availability.reason,
+                "detail": spec.detail,
+                "source": spec.source,
+            }
+        )
+    return rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    device = resolve_device(args.device)
+    rows = list_rows(device)
+    if args.json:
+        print(json.dumps({"device": str(device), "operators": rows}, indent=2))
+        return 0
+    table = [
+        [
+            r["name"],
+            r["family"],
+            ",".join(r["levels"]),
+            ",".join(r["requires"]) or "-",
+            "yes" if r["available"] else f"no: {r['reason']}",
+        ]
+        for r in rows
+    ]
+    print(f"device: {device}")
+    print(tabulate(table, headers=["name", "family", "levels", "requires", "available here"]))
+    return 0
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    print(json.dumps(envinfo.collect(resolve_device(args.device)), indent=2, default=str))
+    return 0
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", help="a named sweep (see --list-presets); flags below override it")
+    p.add_argument("--list-presets", action="store_true", help="print the presets and exit")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--ops", help="comma-separated implementation names")
+    which.add_argument("--family", help="comma-separated families (attention, hyena)")
+    p.add_argument("--seqlens", help="e.g. 1k..64k (powers of two) or 1024,2048,3000")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--d-model", type=int)
+    p.add_argument("--heads", type=int)
+    p.add_argument("--order", type=int)
+    p.add_argument("--dtype", choices=[d for d in DTYPES if d != "fp64"])
+    p.add_argument("--mode", choices=MODES)
+    p.add_argument("--level", choices=LEVELS)
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    p.add_argument("--devices", help="comma-separated GPU indices: one worker per GPU")
+    p.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
+    p.add_argument("--resume", action="store_true", help="skip rows already in --out")
+    p.add_argument("--shard", help="k/n: run the k-th of n deterministic parts of the sweep")
+    p.add_argument("--cuda-graph", action="store_true", help="time CUDA-graph replays")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop starting new rows after this long (resume later)",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per-row limit; a row past it is status=timeout (default {DEFAULT_TIMEOUT_S:g})",
+    )
+    p.add_argument(
+        "--target-time",
+        type=float,
+        metavar="SECONDS",
+        help="measured time per row (default: the preset's, else 0.5)",
+    )
+    p.add_argument("--min-reps", type=int, default=TimingOptions.min_reps)
+    p.add_argument(
+        "--max-call-ms",
+        type=float,
+        help="a call slower than this skips that implementation's longer lengths",
+    )
+    p.add_argument(
+        "--no-oom-skip", action="store_true", help="keep running longer lengths after an OOM"
+    )
+    p.add_argument("--no-verify", action="store_true", help="skip the float64 check (not advised)")
+    p.add_argument(
+        "--telemetry",
+        action="store_true",
+        help="sample GPU clocks, power, temperature and throttling during each row",
+    )
+    p.add_argument(
+        "--stages",
+        action="store_true",
+        help="also record the time of each named stage (torch.profiler)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or per-row lines")
+
+
+def list_presets(device: torch.device) -> int:
+    for preset in PRESETS.values():
+        sweep = preset.for_device(device.type)
+        print(f"{preset.name}: {preset.description}")
+        print(
+            f"    on {device.type}: level={sweep.level} B={sweep.batch} D={sweep.d_model} "
+            f"H={sweep.heads} {sweep.dtype} {sweep.mode} L={','.join(map(str, sweep.seqlens))}"
+            f" ops={','.join(sweep.ops) or 'all'}"
+        )
+    return 0
+
+
+def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
+    if args.preset:
+        if args.preset not in PRESETS:
+            raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
+        sweep = PRESETS[args.preset].for_device(device.type)
+    else:
+        sweep = Sweep(seqlens=parse_seqlens("1k..8k"))
+    changes: dict[str, Any] = {}
+    if args.ops:
+        changes.update(ops=tuple(o.strip() for o in args.ops.split(",") if o.strip()), families=())
+    if args.family:
+        changes.update(families=tuple(f.strip() for f in args.family.split(",")), ops=())
+    if args.seqlens:
+        changes["seqlens"] = parse_seqlens(args.seqlens)
+    for name in ("batch", "d_model", "heads", "order", "dtype", "mode", "level", "max_call_ms"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if args.target_time is not None:
+        changes["target_s"] = args.target_time
+    return validate(sweep.replace(**changes))
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected k/n, e.g. 1/4") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard {text}: need 1 <= k <= n")
+    return k, n
+
+
+def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, ...]:
+    if not args.devices:
+        return (str(device),)
+    if not torch.cuda.is_available():
+        raise UsageError("--devices needs CUDA GPUs; none here")
+    try:
+        indices = [int(x) for x in args.devices.split(",")]
+    except ValueError:
+        raise UsageError(f"--devices {args.devices!r}: expected GPU indices like 0,1") from None
+    bad = [i for i in indices if not 0 <= i < torch.cuda.device_count()]
+    if bad:
+        raise UsageError(
+            f"--devices: no GPU {bad[0]} (this machine has {torch.cuda.device_count()})"
+        )
+    return tuple(f"cuda:{i}" for i in indices)
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """Refuse an unwritable --out, or one holding results without --resume, before creating it."""
+    probe = out
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK):
+        raise UsageError(f"--out {out}: {probe} is not a writable directory")
+    if (out / store.RESULTS_FILE).exists() and not resume:
+        raise UsageError(f"--out {out} already holds results; pass --resume or choose a new --out")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    device = resolve_device(args.device)
+    if args.list_presets:
+        return list_presets(device)
+    try:
+        sweep = sweep_from_args(args, device)
+        tasks = plan(sweep, parse_shard(args.shard))
+    except (ValueError, KeyError) as exc:
+        raise UsageError(str(exc).strip("'\"")) from None
+    if sweep.dtype == "bf16" and not capabilities.dtype_runs("bf16", device):
+        raise UsageError(f"--dtype bf16 does not run on {device} (needs compute capability 8.0)")
+    if args.cuda_graph and device.type != "cuda":
+        raise UsageError("--cuda-graph needs a CUDA device")
+    devices = parse_devices(args, device)
+    out = Path(args.out or f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}")
+    check_out(out, args.resume)
+    timing = TimingOptions(
+        target_s=sweep.target_s if sweep.target_s is not None else TimingOptions.target_s,
+        min_reps=args.min_reps,
+        cuda_graph=args.cuda_graph,
+    )
+    opts = RunOptions(
+        out=out,
+        devices=devices,
+        resume=args.resume,
+        shard=parse_shard(args.shard),
+        timeout_s=args.timeout,
+        time_budget_s=args.time_budget,
+        oom_skip=not args.no_oom_skip,
+        measure=MeasureOptions(
+            timing=timing, verify=not args.no_verify, telemetry=args.telemetry, stages=args.stages
+        ),
+        env_extra={"preset": args.preset, "sweep": {**sweep.__dict__}, "shard": args.shard},
+    )
+    with Progress(quiet=args.quiet) as progress:
+        summary = Runner(tasks, opts, on_row=progress.row).run(max_call_ms=sweep.max_call_ms)
+    progress.summary(summary, out)
+    return 0

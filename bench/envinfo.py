@@ -1,0 +1,130 @@
+"""The environment record written beside every run (env.json): versions, device, clocks, CPU,
+git commit and command line, so that a result can be reproduced and runs are not mixed blindly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import os
+import platform
+import shlex
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench import __version__, nvml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def git_info() -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            out = subprocess.run(
+                ["git", *args],
+                cwd=REPO_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return out.stdout.strip()
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_info(device: torch.device) -> dict[str, Any]:
+    if device.type != "cuda":
+        return {"type": device.type, "name": cpu_model(), "index": None}
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    props = torch.cuda.get_device_properties(index)
+    return {
+        "type": "cuda",
+        "index": index,
+        "name": props.name,
+        "compute_capability": f"{props.major}.{props.minor}",
+        "memory_bytes": props.total_memory,
+        "sm_count": props.multi_processor_count,
+        "l2_bytes": getattr(props, "L2_cache_size", None),
+        "driver": nvml.driver_version(),
+    }
+
+
+def nvml_state(device: torch.device) -> dict[str, Any]:
+    if device.type != "cuda":
+        return {"reason": "no GPU in this run"}
+    return nvml.snapshot(device.index or 0)
+
+
+def collect(device: torch.device, argv: list[str] | None = None, **extra: Any) -> dict[str, Any]:
+    """The environment record at the start of a run."""
+    argv = sys.argv if argv is None else argv
+    record = {
+        "hyena_bench_version": __version__,
+        **git_info(),
+        "command": shlex.join(["hyena-bench", *argv[1:]]) if argv else None,
+        "started_at": now(),
+        "finished_at": None,
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "triton": package_version("triton"),
+        "flash_attn": package_version("flash-attn") or package_version("flash_attn"),
+        "numpy": package_version("numpy"),
+        "pandas": package_version("pandas"),
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "device": device_info(device),
+        "nvml": {"start": nvml_state(device), "end": None},
+        "cpu": {
+            "model": cpu_model(),
+            "threads": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+        },
+        "env_vars": {
+            k: v
+            for k, v in os.environ.items()
+            if k.startswith(("CUDA_", "TRITON_", "OMP_", "HYENA_BENCH_"))
+        },
+    }
+    record.update(extra)
+    return record
+
+
+def finish(record: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Add the end time and the GPU state at the end."""
+    record = dict(record)
+    record["finished_at"] = now()
+    record["nvml"] = {**record.get("nvml", {}), "end": nvml_state(device)}
+    return record

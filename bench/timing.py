@@ -1,0 +1,171 @@
+"""Timers. CUDA: warm-up, L2 flush before every repetition (outside the timed region), CUDA events
+around each call, optional CUDA-graph replay. CPU: host perf_counter around each call.
+
+Both repeat until a target time AND a minimum count are reached and keep every sample; the
+statistics are derived from the samples (`Measurement`), never stored instead of them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+MIN_REPS = 10  # a median and a p10/p90 need at least this many samples
+MAX_REPS = 2000  # bounds a row's time when one call is microseconds long
+TARGET_S = 0.5  # measured time per row, on top of warm-up
+WARMUP_S = 0.1  # warm-up time (after at least WARMUP_CALLS calls)
+WARMUP_CALLS = 3  # the first calls compile and autotune (Triton, cuDNN, cuBLAS heuristics)
+L2_FLUSH_FACTOR = 2  # the flush buffer is at least twice the L2, so nothing of the last call stays
+L2_FLUSH_MIN_BYTES = 256 << 20  # triton.testing.do_bench's flush size, when the L2 is unknown
+NOISY_SPREAD = 1.5  # p90/p10 above this marks a noisy measurement
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Raw per-call samples (ms) and the method that produced them."""
+
+    samples_ms: tuple[float, ...]
+    timer: str
+
+    @property
+    def reps(self) -> int:
+        return len(self.samples_ms)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples_ms)
+
+    def quantile(self, q: float) -> float:
+        s = sorted(self.samples_ms)
+        if len(s) == 1:
+            return s[0]
+        pos = q * (len(s) - 1)
+        lo = int(pos)
+        hi = min(lo + 1, len(s) - 1)
+        return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+    @property
+    def p10(self) -> float:
+        return self.quantile(0.10)
+
+    @property
+    def p90(self) -> float:
+        return self.quantile(0.90)
+
+    @property
+    def spread(self) -> float:
+        return self.p90 / self.p10 if self.p10 > 0 else float("inf")
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > NOISY_SPREAD
+
+
+@dataclass(frozen=True)
+class TimingOptions:
+    target_s: float = TARGET_S
+    min_reps: int = MIN_REPS
+    max_reps: int = MAX_REPS
+    warmup_s: float = WARMUP_S
+    cuda_graph: bool = False
+    flush_l2: bool = True
+
+
+def _reps_for(estimate_s: float, opts: TimingOptions) -> int:
+    wanted = int(opts.target_s / max(estimate_s, 1e-9)) + 1
+    return max(opts.min_reps, min(opts.max_reps, wanted))
+
+
+def warm_up(fn: Callable[[], object], opts: TimingOptions, sync: Callable[[], None]) -> float:
+    """Call fn until WARMUP_CALLS calls and warmup_s have passed; returns the last call's time."""
+    start = time.perf_counter()
+    calls, last = 0, 0.0
+    while calls < WARMUP_CALLS or time.perf_counter() - start < opts.warmup_s:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        last = time.perf_counter() - t0
+        calls += 1
+    return last
+
+
+def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) -> Measurement:
+    """Host timer: perf_counter around each call, repeated to target_s and min_reps."""
+    warm_up(fn, opts, lambda: None)
+    samples: list[float] = []
+    start = time.perf_counter()
+    while len(samples) < opts.min_reps or (
+        time.perf_counter() - start < opts.target_s and len(samples) < opts.max_reps
+    ):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+    timer = (
+        f"host perf_counter per call, {torch.get_num_threads()} torch threads, "
+        f">= {opts.min_reps} reps and >= {opts.target_s:g} s after >= {WARMUP_CALLS} "
+        f"warm-up calls"
+    )
+    return Measurement(tuple(samples), timer)
+
+
+def l2_flush_buffer(device: torch.device) -> torch.Tensor:
+    l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 0
+    size = max(L2_FLUSH_FACTOR * l2, L2_FLUSH_MIN_BYTES)
+    return torch.empty(size, dtype=torch.int8, device=device)
+
+
+def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[], None]:
+    """Capture fn (already warmed up) into a CUDA graph; returns its replay."""
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(stream):
+        fn()  # one eager call on the side stream, as torch.cuda.graphs recommends
+    torch.cuda.current_stream(device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
+
+
+def time_cuda(
+    fn: Callable[[], object], device: torch.device, opts: TimingOptions = TimingOptions()
+) -> Measurement:
+    """CUDA events around each call (or graph replay), L2 flushed before each, outside timing."""
+    sync = torch.cuda.synchronize
+    estimate = warm_up(fn, opts, sync)
+    call = capture_graph(fn, device) if opts.cuda_graph else fn
+    if opts.cuda_graph:
+        estimate = warm_up(call, opts, sync)
+    flush = l2_flush_buffer(device) if opts.flush_l2 else None
+    reps = _reps_for(estimate, opts)
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for start, end in zip(starts, ends, strict=True):
+        if flush is not None:
+            flush.zero_()
+        start.record()
+        call()
+        end.record()
+    sync()
+    samples = tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
+    timer = (
+        f"CUDA events per call{' (CUDA graph replay)' if opts.cuda_graph else ''}, "
+        f"L2 flushed before each ({'on' if flush is not None else 'off'}), "
+        f"{reps} reps sized to {opts.target_s:g} s (>= {opts.min_reps}) after >= "
+        f"{WARMUP_CALLS} warm-up calls and {opts.warmup_s:g} s"
+    )
+    return Measurement(samples, timer)
+
+
+def measure(
+    fn: Callable[[], object], device: torch.device, opts: TimingOptions = TimingOptions()
+) -> Measurement:
+    if device.type == "cuda":
+        return time_cuda(fn, device, opts)
+    if opts.cuda_graph:
+        raise ValueError("CUDA graphs need a CUDA device")
+    return time_cpu(fn, opts)

@@ -1,0 +1,179 @@
+"""The plugin table: every implementation the harness can measure, as an `OperatorSpec`.
+
+Built-in implementations register themselves when their module is imported; third-party packages
+add theirs through the entry-point group `hyena_bench.operators` (each entry point names a module
+to import, or a callable returning `OperatorSpec`s). This table is the one piece of global state.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import types
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
+
+import torch
+
+from operators import capabilities
+from operators.config import Config
+
+if TYPE_CHECKING:
+    from operators.case import Case
+
+ENTRY_POINT_GROUP = "hyena_bench.operators"
+FAMILIES = ("attention", "hyena")
+
+# Imported on first use of the table, in this order (the order `hyena-bench list` shows).
+BUILTIN_MODULES = (
+    "operators.attention",
+    "operators.longconv.naive",
+    "operators.longconv.fft",
+    "operators.longconv.triton_toeplitz",
+    "operators.longconv.triton_monarch",
+    "operators.longconv.triton_auto",
+)
+
+
+class Availability(NamedTuple):
+    """Whether an implementation can run here; `reason` says why not (empty when it can)."""
+
+    ok: bool
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        return "yes" if self.ok else self.reason
+
+
+@dataclass(frozen=True)
+class OperatorSpec:
+    """One measurable implementation.
+
+    `build(config, device, stages=False)` returns a ready-to-call `Case` (inputs allocated,
+    weights initialised, seeded). `flops(config)` / `bytes(config)` are the analytic work and
+    minimum memory traffic of the function the family computes. `probe(device)` is an optional
+    finer availability check (e.g. a tiny real call), returning a reason or None; `limits(config,
+    device)` says why one config cannot run (a reason, or None).
+    """
+
+    name: str
+    family: str
+    build: Callable[..., Case]
+    flops: Callable[[Config], float]
+    bytes: Callable[[Config], float]
+    detail: str
+    requires: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ("core", "layer")
+    probe: Callable[[torch.device], str | None] | None = None
+    limits: Callable[[Config, torch.device], str | None] | None = None
+    source: str = "builtin"
+    extra: dict[str, object] = field(default_factory=dict, compare=False)
+
+    def available(self, device: torch.device | str | None = None) -> Availability:
+        """Can this implementation run on `device` (default: CUDA if present, else CPU)?"""
+        dev = capabilities.resolve_device(device)
+        for req in self.requires:
+            reason = capabilities.missing(req, dev)
+            if reason:
+                return Availability(False, reason)
+        if self.probe is not None:
+            reason = self.probe(dev)
+            if reason:
+                return Availability(False, reason)
+        return Availability(True)
+
+    def supports(self, config: Config, device: torch.device | str | None = None) -> str | None:
+        """Why `config` cannot run on `device` with this implementation, or None if it can."""
+        dev = capabilities.resolve_device(device)
+        problem = config.problem()
+        if problem:
+            return problem
+        if config.level not in self.levels:
+            return f"{self.name} has no {config.level} level (levels: {', '.join(self.levels)})"
+        if not capabilities.dtype_runs(config.dtype, dev):
+            return f"dtype {config.dtype} does not run on {dev.type} here"
+        availability = self.available(dev)
+        if not availability:
+            return availability.reason
+        return self.limits(config, dev) if self.limits is not None else None
+
+
+_TABLE: dict[str, OperatorSpec] = {}
+_LOADED = False
+
+
+def register(spec: OperatorSpec) -> OperatorSpec:
+    """Add `spec` to the table; names are unique, lower-case with dashes."""
+    if spec.name != spec.name.lower() or " " in spec.name or "_" in spec.name:
+        raise ValueError(f"operator name {spec.name!r} must be lower-case with dashes")
+    if spec.family not in FAMILIES:
+        raise ValueError(f"{spec.name}: unknown family {spec.family!r} (known: {FAMILIES})")
+    existing = _TABLE.get(spec.name)
+    if existing is not None and existing is not spec:
+        raise ValueError(f"operator {spec.name!r} is already registered (from {existing.source})")
+    _TABLE[spec.name] = spec
+    return spec
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint) -> None:
+    obj = ep.load()  # "pkg.module" registers on import; "pkg.module:func" returns specs
+    if isinstance(obj, types.ModuleType):
+        return
+    for spec in obj() or ():
+        register(spec)
+
+
+def load_plugins() -> None:
+    """Import built-in implementations, then third-party ones from entry points (once)."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    for module in BUILTIN_MODULES:
+        if importlib.util.find_spec(module) is not None:  # the Triton strategies are optional
+            importlib.import_module(module)
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            _load_entry_point(ep)
+        except Exception as exc:  # a broken plugin must not take the harness down
+            warnings.warn(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
+
+
+def specs() -> list[OperatorSpec]:
+    """Every registered implementation, in registration order."""
+    load_plugins()
+    return list(_TABLE.values())
+
+
+def get(name: str) -> OperatorSpec:
+    """The implementation called `name`; KeyError names the known ones."""
+    load_plugins()
+    try:
+        return _TABLE[name]
+    except KeyError:
+        known = ", ".join(_TABLE)
+        raise KeyError(f"unknown operator {name!r}; known: {known}") from None
+
+
+def available_specs(device: torch.device | str | None = None) -> list[OperatorSpec]:
+    return [s for s in specs() if s.available(device)]
+
+
+def select(ops: Iterable[str] = (), families: Iterable[str] = ()) -> list[OperatorSpec]:
+    """Specs named in `ops` (in that order), else those of `families`, else all."""
+    ops, families = list(ops), list(families)
+    if ops:
+        return [get(name) for name in ops]
+    table = specs()
+    if families:
+        unknown = sorted(set(families) - set(FAMILIES))
+        if unknown:
+            raise KeyError(f"unknown family {unknown[0]!r}; known: {', '.join(FAMILIES)}")
+        return [s for s in table if s.family in families]
+    return table
