@@ -103,7 +103,8 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", help="a named sweep (see --list-presets); flags below override it")
+    p.add_argument("--preset", help="a named sweep (see --list-presets), or auto (paper on a GPU, "
+                   "smoke otherwise); flags below override it")
     p.add_argument("--list-presets", action="store_true", help="print the presets and exit")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--ops", help="comma-separated implementation names")
@@ -177,6 +178,8 @@ def list_presets(device: torch.device) -> int:
 
 
 def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
+    if args.preset == "auto":  # the README's main job: the paper's setup on a GPU, else smoke
+        args.preset = "paper" if device.type == "cuda" else "smoke"
     if args.preset:
         if args.preset not in PRESETS:
             raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")

@@ -1,0 +1,141 @@
+"""Write a report: a list of blocks (headings, text, tables, images) as README-ready markdown with
+relative image links, as one self-contained HTML file with images embedded, and tables as CSV.
+
+Knows nothing about benchmarks: it formats what reports.document assembled.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reports.plots import Plot
+from reports.tables import Table
+
+MD_FILE, HTML_FILE = "report.md", "report.html"
+CSS = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem;
+       color: #222; line-height: 1.45; }
+table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.85rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.45rem; text-align: left; vertical-align: top; }
+caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem 0; }
+.notes { font-size: 0.8rem; color: #555; margin-top: -0.6rem; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; }
+figcaption { font-size: 0.85rem; color: #555; }
+"""
+
+
+@dataclass(frozen=True)
+class Heading:
+    text: str
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableBlock:
+    table: Table
+
+
+@dataclass(frozen=True)
+class Image:
+    plot: Plot
+
+
+Block = Heading | Text | Bullets | TableBlock | Image
+
+
+# --- markdown ----------------------------------------------------------------------------------
+
+
+def md_block(block: Block) -> str:
+    match block:
+        case Heading(text, level):
+            return f"{'#' * level} {text}"
+        case Text(text):
+            return text
+        case Bullets(items):
+            return "\n".join(f"- {item}" for item in items)
+        case TableBlock(table):
+            notes = "".join(f"\n\n{note}" for note in table.notes)
+            return f"**{table.title}**\n\n{table.frame.to_markdown()}{notes}"
+        case Image(plot):
+            return f"![{plot.title}]({plot.png}) ([SVG]({plot.svg}))"
+    raise TypeError(f"unknown block {block!r}")
+
+
+def to_markdown(blocks: list[Block]) -> str:
+    return "\n\n".join(md_block(b) for b in blocks) + "\n"
+
+
+# --- HTML --------------------------------------------------------------------------------------
+
+
+def data_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def html_block(block: Block, root: Path) -> str:
+    match block:
+        case Heading(text, level):
+            return f"<h{level}>{html.escape(text)}</h{level}>"
+        case Text(text):
+            return f"<p>{html.escape(text)}</p>"
+        case Bullets(items):
+            return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+        case TableBlock(table):
+            body = table.frame.reset_index().to_html(border=0, escape=True, index=False)
+            body = body.replace(">", f"><caption>{html.escape(table.title)}</caption>", 1)
+            notes = "".join(f"<p class='notes'>{html.escape(n)}</p>" for n in table.notes)
+            return body + notes
+        case Image(plot):
+            caption = html.escape(plot.title)
+            return (
+                f"<figure><img src='{data_uri(root / plot.png)}' alt='{caption}'>"
+                f"<figcaption>{caption}</figcaption></figure>"
+            )
+    raise TypeError(f"unknown block {block!r}")
+
+
+def to_html(blocks: list[Block], root: Path, title: str) -> str:
+    body = "\n".join(html_block(b, root) for b in blocks)
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def write(
+    blocks: list[Block], csv: dict[str, pd.DataFrame], out_dir: Path, formats: set[str], title: str
+) -> list[Path]:
+    """Write the chosen formats (md, html, csv) into out_dir; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "md" in formats:
+        written.append(out_dir / MD_FILE)
+        written[-1].write_text(to_markdown(blocks))
+    if "html" in formats:
+        written.append(out_dir / HTML_FILE)
+        written[-1].write_text(to_html(blocks, out_dir, title))
+    if "csv" in formats:
+        for name, frame in csv.items():
+            written.append(out_dir / f"{name}.csv")
+            frame.to_csv(written[-1], index=False)
+    return written

@@ -1,0 +1,314 @@
+"""Tables of one group of rows: a numeric summary (latency, speedup, memory, throughput), its
+display pivots (implementation x sequence length), crossover lengths and scaling exponents.
+
+Numbers come from `summarise`, `crossovers` and `scaling`; the `*_table` functions only format.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from reports import selection
+from reports.selection import Choice
+from reports.stats import loglog_crossing, loglog_slope, upper_half
+
+THROTTLED_MARK = "†"
+UNVERIFIED_MARK = "‡"
+NOISY_MARK = "~"
+NOISY_SPREAD = 1.5  # p90/p10 above this marks a noisy measurement (as bench.timing does)
+THROTTLED_NOTE = f"{THROTTLED_MARK} the GPU was throttled during this measurement (NVML)"
+UNVERIFIED_NOTE = f"{UNVERIFIED_MARK} output did not match the float64 reference (verified=false)"
+NOISY_NOTE = f"{NOISY_MARK} noisy: p90/p10 above {NOISY_SPREAD:g}"
+# Throughput columns: (column, quantity, unit at scale 1, unit at scale 1000).
+THROUGHPUT = (
+    ("tflops", "Throughput", "TFLOP/s", "GFLOP/s"),
+    ("gbps", "Memory traffic (minimum bytes / time)", "GB/s", "MB/s"),
+)
+STATUS_TEXT = {"oom": "OOM", "skipped": "skipped", "error": "error", "timeout": "timeout"}
+NOT_CROSSING = "not within the measured range"
+FASTEST_HYENA_LABEL = "fastest Hyena"
+MIB = 2**20
+Cell = Callable[[pd.Series], str]  # formats one summary row as a table cell
+
+
+@dataclass(frozen=True)
+class Table:
+    """A display table with its caption and footnotes."""
+
+    title: str
+    frame: pd.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+
+def length_label(n: float) -> str:
+    """1024 -> '1k', 65536 -> '64k'; other lengths as integers."""
+    n = round(float(n))
+    return f"{n // 1024}k" if n % 1024 == 0 else str(n)
+
+
+def number(x: float) -> str:
+    """Three significant figures without exponents: 0.0625, 19.2, 512, 1,229."""
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def is_true(value: object) -> bool:
+    return value is True or (isinstance(value, (bool, np.bool_)) and bool(value))
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+def summarise(group: pd.DataFrame, baseline: Choice) -> pd.DataFrame:
+    """One row per measurement with derived speedup, memory in MiB and throughput."""
+    rows = group.sort_values(["family", "impl", "seqlen"]).reset_index(drop=True)
+    ok = rows["status"] == "ok"
+    median = rows["latency_ms_median"].astype(float).where(ok)
+    base = selection.fastest(group, baseline.impls)
+    base_median = rows["seqlen"].map(base["latency_ms_median"]).astype(float)
+    tokens = rows["tokens_per_s"].astype(float)
+    tokens = tokens.fillna(rows["batch"] * rows["seqlen"] / (median / 1e3))
+    return pd.DataFrame(
+        {
+            "impl": rows["impl"],
+            "family": rows["family"],
+            "seqlen": rows["seqlen"],
+            "status": rows["status"],
+            "reason": rows["reason"],
+            "latency_ms_median": median,
+            "latency_ms_p10": rows["latency_ms_p10"].astype(float).where(ok),
+            "latency_ms_p90": rows["latency_ms_p90"].astype(float).where(ok),
+            "speedup": base_median / median,
+            "baseline": rows["seqlen"].map(base["impl"]) if len(base) else None,
+            "peak_mem_mib": rows["peak_mem_bytes"].astype(float).where(ok) / MIB,
+            "tflops": rows["tflops"].astype(float).where(ok),
+            "gbps": rows["gbps"].astype(float).where(ok),
+            "tokens_per_s": tokens.where(ok),
+            "throttled": rows["throttled"].map(is_true),
+            "noisy": (
+                rows["latency_ms_p90"].astype(float) / rows["latency_ms_p10"].astype(float)
+                > NOISY_SPREAD
+            )
+            .where(ok, False)
+            .astype(bool),
+            "verified": rows["verified"].map(lambda v: v is not False),
+        }
+    )
+
+
+def series(group: pd.DataFrame) -> dict[str, pd.Series]:
+    """Median latency by seqlen for every implementation, and for the fastest Hyena."""
+    ok = group[group["status"] == "ok"].dropna(subset=["latency_ms_median"])
+    out = {
+        impl: rows.set_index("seqlen")["latency_ms_median"].astype(float).sort_index()
+        for impl, rows in ok.groupby("impl")
+    }
+    hyenas = selection.hyena(group).impls
+    if len(hyenas) > 1:
+        out[FASTEST_HYENA_LABEL] = selection.fastest(group, hyenas)["latency_ms_median"]
+    return out
+
+
+def crossover_text(lengths: np.ndarray, ratio: np.ndarray, failed_from: float | None) -> str:
+    if len(lengths) == 0:
+        return "no common lengths"
+    where = loglog_crossing(lengths, ratio)
+    if where is None:
+        oom = f" (attention OOM from {length_label(failed_from)})" if failed_from else ""
+        return NOT_CROSSING + oom
+    if (ratio >= 1).all():
+        return f"faster throughout (from {length_label(lengths[0])})"
+    return f"{where:,.0f}"
+
+
+def crossovers(group: pd.DataFrame) -> pd.DataFrame:
+    """Sequence length at which each Hyena series overtakes each attention series."""
+    lat = series(group)
+    hyenas = [*selection.hyena(group).impls, FASTEST_HYENA_LABEL]
+    attentions = selection.impls_with_ok_rows(group, family="attention")
+    records = []
+    for h in (h for h in hyenas if h in lat):
+        for a in attentions:
+            both = pd.concat([lat[a], lat[h]], axis=1, join="inner").dropna()
+            lengths = both.index.to_numpy(float)
+            ratio = (both.iloc[:, 0] / both.iloc[:, 1]).to_numpy()
+            oom = group[(group["impl"] == a) & (group["status"] == "oom")]["seqlen"]
+            where = loglog_crossing(lengths, ratio) if len(lengths) else None
+            records.append(
+                {
+                    "hyena": h,
+                    "attention": a,
+                    "crossover_seqlen": where,
+                    "text": crossover_text(lengths, ratio, oom.min() if len(oom) else None),
+                }
+            )
+    return pd.DataFrame(records, columns=["hyena", "attention", "crossover_seqlen", "text"])
+
+
+def scaling(group: pd.DataFrame) -> pd.DataFrame:
+    """Scaling exponent (slope of log latency vs log L) over the upper half of each series."""
+    records = []
+    families = group.drop_duplicates("impl").set_index("impl")["family"]
+    for impl, lat in series(group).items():
+        if impl == FASTEST_HYENA_LABEL:
+            continue
+        fit_lengths = upper_half(list(lat.index))
+        fit = loglog_slope(fit_lengths, lat.loc[fit_lengths].to_numpy())
+        if fit is None:
+            continue
+        records.append(
+            {
+                "impl": impl,
+                "family": families[impl],
+                "exponent": fit.exponent,
+                "stderr": fit.stderr,
+                "lengths": ", ".join(length_label(n) for n in fit.lengths),
+            }
+        )
+    return pd.DataFrame(records, columns=["impl", "family", "exponent", "stderr", "lengths"])
+
+
+# --- display -----------------------------------------------------------------------------------
+
+
+def _marks(row: pd.Series) -> str:
+    marks = (
+        (THROTTLED_MARK, row["throttled"]),
+        (UNVERIFIED_MARK, not row["verified"]),
+        (NOISY_MARK, row["noisy"]),
+    )
+    return "".join(mark for mark, on in marks if on)
+
+
+def ran(summary: pd.DataFrame) -> pd.Series:
+    """Rows of implementations with at least one ok measurement in this group."""
+    return summary.groupby("impl")["status"].transform(lambda s: (s == "ok").any()).astype(bool)
+
+
+def _pivot(summary: pd.DataFrame, cell: Cell) -> pd.DataFrame:
+    """Implementation x length, for implementations that ran at least once."""
+    summary = summary[ran(summary)]
+    cells = summary.assign(cell=summary.apply(cell, axis=1))
+    table = cells.pivot(index="impl", columns="seqlen", values="cell").fillna("")
+    table.columns = [length_label(n) for n in table.columns]
+    table.index.name = "implementation"
+    return table
+
+
+def _notes(summary: pd.DataFrame) -> tuple[str, ...]:
+    ok = summary["status"] == "ok"
+    flags = (
+        (THROTTLED_NOTE, summary["throttled"]),
+        (UNVERIFIED_NOTE, ok & ~summary["verified"]),
+        (NOISY_NOTE, summary["noisy"]),
+    )
+    return tuple(note for note, rows in flags if rows.any())
+
+
+def not_run_note(summary: pd.DataFrame) -> tuple[str, ...]:
+    """Implementations without a single ok row, each with its first status and reason."""
+    never = summary[~ran(summary)].drop_duplicates("impl")
+    if never.empty:
+        return ()
+    items = [
+        f"{r.impl} ({r.status}: {r.reason})" if r.reason else f"{r.impl} ({r.status})"
+        for r in never.itertuples()
+    ]
+    return ("Not run in this setting: " + "; ".join(items),)
+
+
+def _number_or_status(column: str, unit: str = "") -> Cell:
+    def cell(row: pd.Series) -> str:
+        if row["status"] != "ok":
+            return STATUS_TEXT.get(row["status"], str(row["status"]))
+        value = row[column]
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "–"
+        return number(value) + unit + _marks(row)
+
+    return cell
+
+
+def latency_table(summary: pd.DataFrame) -> Table:
+    def cell(row: pd.Series) -> str:
+        if row["status"] != "ok":
+            return STATUS_TEXT.get(row["status"], str(row["status"]))
+        return (
+            f"{number(row['latency_ms_median'])} ({number(row['latency_ms_p10'])}–"
+            f"{number(row['latency_ms_p90'])}){_marks(row)}"
+        )
+
+    return Table(
+        "Latency, ms: median (p10–p90)",
+        _pivot(summary, cell),
+        _notes(summary) + not_run_note(summary),
+    )
+
+
+def speedup_table(summary: pd.DataFrame, baseline: Choice) -> Table | None:
+    if not baseline.impls:
+        return None
+    table = _pivot(summary, _number_or_status("speedup", "×"))
+    per_length = summary.dropna(subset=["baseline"]).drop_duplicates("seqlen")
+    base_row = pd.Series(
+        {
+            length_label(n): b
+            for n, b in zip(per_length["seqlen"], per_length["baseline"], strict=True)
+        }
+    )
+    table.loc["(baseline at this length)"] = base_row.reindex(table.columns).fillna("–")
+    notes = (baseline.note,) if baseline.note else ()
+    title = f"Speedup over {baseline.label} (ratio of medians; > 1 is faster)"
+    return Table(title, table, notes + _notes(summary))
+
+
+def memory_table(summary: pd.DataFrame) -> Table:
+    return Table(
+        "Peak memory, MiB", _pivot(summary, _number_or_status("peak_mem_mib")), _notes(summary)
+    )
+
+
+def throughput_tables(summary: pd.DataFrame) -> list[Table]:
+    """TFLOP/s and GB/s tables (GFLOP/s and MB/s when every value is below 1)."""
+    tables = []
+    for column, quantity, unit, small_unit in THROUGHPUT:
+        values = summary[column]
+        if values.notna().any():
+            small = values.abs().max() < 1
+            scaled = summary.assign(**{column: values * (1e3 if small else 1)})
+            title = f"{quantity}, {small_unit if small else unit}"
+            tables.append(Table(title, _pivot(scaled, _number_or_status(column))))
+    return tables
+
+
+def crossover_table(crossing: pd.DataFrame) -> Table | None:
+    if crossing.empty:
+        return None
+    table = crossing.pivot(index="hyena", columns="attention", values="text").fillna("")
+    table.index.name = "Hyena \\ attention"
+    table.columns.name = None
+    return Table(
+        "Crossover: sequence length from which Hyena is faster (log-log interpolation)", table
+    )
+
+
+def scaling_table(fits: pd.DataFrame) -> Table | None:
+    if fits.empty:
+        return None
+    table = pd.DataFrame(
+        {
+            "implementation": fits["impl"],
+            "exponent k (latency ∝ L^k)": [
+                f"{k:.2f} ± {se:.2f}" if not math.isnan(se) else f"{k:.2f}"
+                for k, se in zip(fits["exponent"], fits["stderr"], strict=True)
+            ],
+            "lengths fitted": fits["lengths"],
+        }
+    ).set_index("implementation")
+    return Table(
+        "Scaling exponent over the upper half of the measured lengths (± standard error)", table
+    )

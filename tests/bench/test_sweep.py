@@ -1,0 +1,43 @@
+"""Sweep specifications: length parsing, presets, task order and sharding."""
+
+import pytest
+
+from bench.runner import plan
+from bench.sweep import PRESETS, Sweep, parse_seqlens, validate
+
+
+def test_parse_seqlens_ranges_lists_and_suffixes():
+    assert parse_seqlens("1k..8k") == (1024, 2048, 4096, 8192)
+    assert parse_seqlens("1024,3000,2k") == (1024, 2048, 3000)
+    assert parse_seqlens("256,1k..2k") == (256, 1024, 2048)
+    assert parse_seqlens("17") == (17,)
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "1k..", "8k..1k", "0", "-5", "1,,2", "1x"])
+def test_malformed_seqlens_raise_one_line(bad):
+    with pytest.raises(ValueError) as err:
+        parse_seqlens(bad)
+    assert "\n" not in str(err.value)
+
+
+def test_presets_are_valid_on_both_devices():
+    for preset in PRESETS.values():
+        for device in ("cpu", "cuda"):
+            validate(preset.for_device(device))
+    paper = PRESETS["paper"].gpu
+    assert (paper.batch, paper.d_model, paper.heads, paper.dtype, paper.level) == (
+        64, 768, 12, "fp16", "layer")
+    assert paper.seqlens[0] == 1024 and paper.seqlens[-1] == 65536
+    assert PRESETS["paper-b1"].gpu.batch == 1
+    assert PRESETS["longconv"].gpu.level == "core" and PRESETS["longconv"].gpu.seqlens[-1] > 65536
+
+
+def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():
+    sweep = Sweep(seqlens=(256, 512, 1024), ops=("hyena-fft", "attention-dense"))
+    tasks = plan(sweep)
+    assert [(t.op, t.config.seqlen) for t in tasks[:2]] == [("hyena-fft", 256),
+                                                           ("attention-dense", 256)]
+    assert [t.config.seqlen for t in tasks] == sorted(t.config.seqlen for t in tasks)
+    shards = [plan(sweep, (k, 3)) for k in (1, 2, 3)]
+    assert sorted(map(repr, sum(shards, []))) == sorted(map(repr, tasks))
+    assert plan(sweep, (2, 3)) == shards[1], "shards are deterministic"

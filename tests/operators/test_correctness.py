@@ -1,0 +1,85 @@
+"""Every implementation available here against the float64 reference, forward and gradients, on
+fresh random inputs; and family members against each other given identical weights."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from operators import capabilities, registry
+from operators.config import Config
+from operators.verify import TOLERANCE, gradient_errors, relative_error, verify
+
+DEVICE = torch.device("cpu")
+# (batch, seqlen, d_model, heads, order): odd lengths, order 3, batch 1, a non-power-of-two width
+SHAPES = [(2, 64, 32, 4, 2), (1, 67, 32, 4, 3), (3, 129, 48, 6, 2)]
+# Gradients accumulate more rounding than the forward pass (a sum over L and the batch).
+GRAD_TOLERANCE = {"fp32": 1e-4}
+
+
+def runnable() -> list[registry.OperatorSpec]:
+    return [s for s in registry.specs() if s.available(DEVICE)]
+
+
+def config_for(shape: tuple[int, ...], level: str, dtype: str, mode: str) -> Config:
+    b, n, d, h, o = shape
+    return Config(batch=b, seqlen=n, d_model=d, heads=h, order=o, dtype=dtype, mode=mode,
+                  level=level)
+
+
+def skip_unless_supported(spec: registry.OperatorSpec, config: Config) -> None:
+    why = spec.supports(config, DEVICE)
+    if why:
+        pytest.skip(why)
+    if config.dtype == "bf16" and "triton" in spec.name and capabilities.triton_interpreting():
+        pytest.skip("Triton's interpreter computes bf16 wrongly; bf16 is covered on the GPU")
+
+
+@pytest.mark.parametrize("spec", runnable(), ids=lambda s: s.name)
+@pytest.mark.parametrize("level", ["core", "layer"])
+@pytest.mark.parametrize("dtype", ["fp32", "fp16", "bf16"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "B{}-L{}-D{}-H{}-o{}".format(*s))
+def test_forward_matches_float64_reference(spec, level, dtype, shape):
+    config = config_for(shape, level, dtype, "fwd")
+    skip_unless_supported(spec, config)
+    result = verify(spec.build(config, DEVICE))
+    assert result.max_rel_err <= TOLERANCE[dtype], f"{spec.name}: {result.max_rel_err:.2e}"
+
+
+@pytest.mark.parametrize("spec", runnable(), ids=lambda s: s.name)
+@pytest.mark.parametrize("level", ["core", "layer"])
+@pytest.mark.parametrize("shape", SHAPES[:2], ids=lambda s: "B{}-L{}-D{}-H{}-o{}".format(*s))
+def test_gradients_match_float64_autograd(spec, level, shape):
+    config = config_for(shape, level, "fp32", "fwd_bwd")
+    skip_unless_supported(spec, config)
+    errors = gradient_errors(spec.build(config, DEVICE))
+    assert errors, "no gradients were checked"
+    worst = max(errors, key=errors.get)
+    assert errors[worst] <= GRAD_TOLERANCE["fp32"], f"{spec.name} {worst}: {errors[worst]:.2e}"
+
+
+@pytest.mark.parametrize("family", registry.FAMILIES)
+@pytest.mark.parametrize("level", ["core", "layer"])
+def test_family_members_agree_given_identical_weights(family, level):
+    config = config_for(SHAPES[1], level, "fp32", "fwd")
+    outputs = {}
+    for spec in runnable():
+        if spec.family == family and not spec.supports(config, DEVICE):
+            with torch.no_grad():
+                outputs[spec.name] = spec.build(config, DEVICE).forward()
+    assert len(outputs) >= 2, f"fewer than two {family} members run here: {list(outputs)}"
+    for (a, out_a), (b, out_b) in itertools.combinations(outputs.items(), 2):
+        if out_a.shape == out_b.shape:  # core-level layouts differ across some attention kernels
+            assert relative_error(out_a, out_b.double()) <= TOLERANCE["fp32"], (a, b)
+
+
+def test_inputs_are_random_not_zeros():
+    spec = registry.get("hyena-fft")
+    case = spec.build(config_for(SHAPES[0], "core", "fp32", "fwd"), DEVICE)
+    u, h, bias = case.inputs
+    assert u.abs().min() > 0 or u.std() > 0.5
+    assert h.abs().sum() > 0 and bias.abs().sum() > 0
+    again = spec.build(config_for(SHAPES[0], "core", "fp32", "fwd"), DEVICE)
+    assert torch.equal(again.inputs[0], u), "cases are seeded: same config, same inputs"

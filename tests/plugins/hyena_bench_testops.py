@@ -1,0 +1,57 @@
+"""A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
+point. Besides one honest implementation (`plugin-fft`), it holds test-only operators that fail on
+purpose at L >= FAIL_AT: an injected OOM, a hard crash of the worker, a hang past the timeout.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import time
+
+import torch
+
+from operators import counts
+from operators.config import Config
+from operators.hyena import build_case
+from operators.longconv import fft
+from operators.registry import OperatorSpec
+
+FAIL_AT = 512  # lengths at or above this fail; shorter ones run the real FFT convolution
+SLEEP_S = float(os.environ.get("HYENA_BENCH_TEST_SLEEP", "60"))
+
+
+def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
+    def build(config: Config, device: torch.device, stages: bool = False):
+        if config.seqlen >= FAIL_AT and fail is not None:
+            fail()
+        return build_case(fft.causal_conv, config, torch.device(device), stages)
+
+    return OperatorSpec(name=name, family="hyena", build=build, flops=counts.hyena_flops,
+                        bytes=counts.hyena_bytes, detail=detail, source="hyena-bench-testops")
+
+
+def _oom() -> None:
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. (injected by test-oom)")
+
+
+def _exit() -> None:
+    os._exit(3)
+
+
+def _segfault() -> None:
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+
+def _hang() -> None:
+    time.sleep(SLEEP_S)
+
+
+def specs() -> list[OperatorSpec]:
+    return [
+        _spec("plugin-fft", None, "the FFT convolution, registered through an entry point"),
+        _spec("test-oom", _oom, "test only: raises torch.cuda.OutOfMemoryError at L >= 512"),
+        _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
+        _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
+        _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+    ]
