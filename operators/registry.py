@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
 import types
 import warnings
 from collections.abc import Callable, Iterable
@@ -32,9 +31,7 @@ BUILTIN_MODULES = (
     "operators.attention",
     "operators.longconv.naive",
     "operators.longconv.fft",
-    "operators.longconv.triton_toeplitz",
-    "operators.longconv.triton_monarch",
-    "operators.longconv.triton_auto",
+    "operators.longconv.triton_specs",
 )
 
 
@@ -136,8 +133,7 @@ def load_plugins() -> None:
         return
     _LOADED = True
     for module in BUILTIN_MODULES:
-        if importlib.util.find_spec(module) is not None:  # the Triton strategies are optional
-            importlib.import_module(module)
+        importlib.import_module(module)
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             _load_entry_point(ep)
