@@ -6,20 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from bench import envinfo, store
+from bench import defaults, store
 from bench.errors import UsageError
-from bench.progress import Progress
-from bench.runner import DEFAULT_TIMEOUT_S, Runner, RunOptions, plan
 from bench.sweep import PRESETS, Sweep, parse_seqlens, validate
-from bench.timing import TimingOptions
-from bench.worker import MeasureOptions
-from operators import capabilities, registry
 from operators.config import DTYPES, LEVELS, MODES
+
+if TYPE_CHECKING:  # the command line is built without importing torch; commands import it
+    import torch
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -41,6 +38,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def resolve_device(text: str) -> torch.device:
+    import torch
+
+    from operators import capabilities
+
     if text not in ("auto", "cpu", "cuda") and not text.startswith("cuda:"):
         raise UsageError(f"unknown device {text!r} (auto, cpu, cuda or cuda:N)")
     device = capabilities.resolve_device(text)
@@ -53,6 +54,8 @@ def resolve_device(text: str) -> torch.device:
 
 
 def list_rows(device: torch.device) -> list[dict[str, Any]]:
+    from operators import registry
+
     rows = []
     for spec in registry.specs():
         availability = spec.available(device)
@@ -95,6 +98,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_env(args: argparse.Namespace) -> int:
+    from bench import envinfo
+
     print(json.dumps(envinfo.collect(resolve_device(args.device)), indent=2, default=str))
     return 0
 
@@ -103,8 +108,11 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--preset", help="a named sweep (see --list-presets), or auto (paper on a GPU, "
-                   "smoke otherwise); flags below override it")
+    p.add_argument(
+        "--preset",
+        help="a named sweep (see --list-presets), or auto (paper on a GPU, "
+        "smoke otherwise); flags below override it",
+    )
     p.add_argument("--list-presets", action="store_true", help="print the presets and exit")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--ops", help="comma-separated implementation names")
@@ -132,9 +140,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_TIMEOUT_S,
+        default=defaults.ROW_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"per-row limit; a row past it is status=timeout (default {DEFAULT_TIMEOUT_S:g})",
+        help=f"per-row limit; a row past it is status=timeout (default {defaults.ROW_TIMEOUT_S:g})",
     )
     p.add_argument(
         "--target-time",
@@ -142,7 +150,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="measured time per row (default: the preset's, else 0.5)",
     )
-    p.add_argument("--min-reps", type=int, default=TimingOptions.min_reps)
+    p.add_argument("--min-reps", type=int, default=defaults.MIN_REPS)
     p.add_argument(
         "--max-call-ms",
         type=float,
@@ -214,7 +222,11 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 
 
 def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, ...]:
+    import torch
+
     if not args.devices:
+        if device.type == "cuda" and device.index is None:
+            return (f"cuda:{torch.cuda.current_device()}",)
         return (str(device),)
     if not torch.cuda.is_available():
         raise UsageError("--devices needs CUDA GPUs; none here")
@@ -242,6 +254,13 @@ def check_out(out: Path, resume: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bench import envinfo
+    from bench.progress import Progress
+    from bench.runner import Runner, RunOptions, plan
+    from bench.timing import TimingOptions
+    from bench.worker import MeasureOptions
+    from operators import capabilities
+
     device = resolve_device(args.device)
     if args.list_presets:
         return list_presets(device)
@@ -255,10 +274,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.cuda_graph and device.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device")
     devices = parse_devices(args, device)
+    if args.telemetry:
+        from bench.telemetry import unavailable_message
+
+        if line := unavailable_message(device):
+            print(line, file=sys.stderr)  # the run goes on without telemetry
     out = Path(args.out or f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}")
     check_out(out, args.resume)
     timing = TimingOptions(
-        target_s=sweep.target_s if sweep.target_s is not None else TimingOptions.target_s,
+        target_s=sweep.target_s if sweep.target_s is not None else defaults.TARGET_S,
         min_reps=args.min_reps,
         cuda_graph=args.cuda_graph,
     )

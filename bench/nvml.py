@@ -112,3 +112,16 @@ def energy_mj(index: int) -> int | None:
     if nvml is None:
         return None
     return _call("nvmlDeviceGetTotalEnergyConsumption", handle(index))
+
+
+def reading(h: Any) -> dict[str, Any]:
+    """The few values a telemetry sampler polls, from a device handle (`handle(index)`): SM clock,
+    power, temperature and clock-event reasons; a value NVML cannot give is None."""
+    nvml, _ = _init()
+    power = _call("nvmlDeviceGetPowerUsage", h)
+    return {
+        "sm_clock_mhz": _call("nvmlDeviceGetClockInfo", h, nvml.NVML_CLOCK_SM),
+        "power_w": power / 1000 if power is not None else None,
+        "temperature_c": _call("nvmlDeviceGetTemperature", h, nvml.NVML_TEMPERATURE_GPU),
+        "throttle_reasons": throttle_reasons(h),
+    }
