@@ -20,6 +20,7 @@ log() { echo "[device_run +$(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG"; }
 pack() { tar czf "$OUT_DIR/runs.tar.gz" -C "$WORK" . 2>>"$LOG"; }
 stage() {  # stage NAME TIMEOUT_S COMMAND...: run, log its output, never stop the script
   local name=$1 limit=$2; shift 2
+  if [ "$limit" -le 0 ]; then log "skip $name (no budget)"; return; fi
   log "start $name (limit ${limit}s): $*"
   timeout --signal=INT --kill-after=20 "$limit" "$@" 2>&1 | tee -a "$LOG" | tail -n 60
   log "end $name: exit ${PIPESTATUS[0]}"
@@ -43,14 +44,14 @@ log "host: $(hostname); $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 $PY -m bench env > "$WORK/env-device.json" 2>>"$LOG"
 $PY -m bench list 2>&1 | tee -a "$LOG"
 
-stage gpu-tests "${BUDGET_TESTS:-150}" $PY -m pytest "${TESTS[@]}" -p no:cacheprovider
-stage longconv "${BUDGET_LONGCONV:-130}" $PY -m bench run "${LONGCONV[@]}" --quiet \
-  --time-budget $(( ${BUDGET_LONGCONV:-130} - 30 )) --out "$WORK/longconv"
 stage paper "${BUDGET_PAPER:-140}" $PY -m bench run "${PAPER[@]}" --quiet \
   --time-budget $(( ${BUDGET_PAPER:-140} - 30 )) --out "$WORK/paper"
+stage longconv "${BUDGET_LONGCONV:-130}" $PY -m bench run "${LONGCONV[@]}" --quiet \
+  --time-budget $(( ${BUDGET_LONGCONV:-130} - 30 )) --out "$WORK/longconv"
 stage paper-b1 "${BUDGET_PAPER_B1:-90}" $PY -m bench run "${PAPER_B1[@]}" --quiet \
   --time-budget $(( ${BUDGET_PAPER_B1:-90} - 25 )) --out "$WORK/paper-b1"
-stage report-paper 60 $PY -m bench report "$WORK/paper" "$WORK/paper-b1" --out "$WORK/report-paper"
-stage report-longconv 40 $PY -m bench report "$WORK/longconv" --out "$WORK/report-longconv"
+stage gpu-tests "${BUDGET_TESTS:-150}" $PY -m pytest "${TESTS[@]}" -p no:cacheprovider
+stage report-paper "${BUDGET_REPORT:-60}" $PY -m bench report "$WORK/paper" "$WORK/paper-b1" --out "$WORK/report-paper"
+stage report-longconv "${BUDGET_REPORT:-40}" $PY -m bench report "$WORK/longconv" --out "$WORK/report-longconv"
 log "done in $(( $(date +%s) - T0 ))s"
 pack

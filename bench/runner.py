@@ -21,11 +21,11 @@ from typing import Any
 import torch
 
 from bench import envinfo, store, worker
+from bench.defaults import ROW_TIMEOUT_S
 from bench.sweep import Sweep
 from operators import registry
 from operators.config import Config
 
-DEFAULT_TIMEOUT_S = 600.0  # per (implementation, config), build + verify + timing
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
 
 
@@ -45,7 +45,7 @@ class RunOptions:
     devices: tuple[str, ...] = ("cpu",)
     resume: bool = False
     shard: tuple[int, int] | None = None  # (k, n), 1-based
-    timeout_s: float = DEFAULT_TIMEOUT_S
+    timeout_s: float = ROW_TIMEOUT_S
     time_budget_s: float | None = None
     oom_skip: bool = True
     measure: worker.MeasureOptions = field(default_factory=worker.MeasureOptions)

@@ -14,11 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-MIN_REPS = 10  # a median and a p10/p90 need at least this many samples
-MAX_REPS = 2000  # bounds a row's time when one call is microseconds long
-TARGET_S = 0.5  # measured time per row, on top of warm-up
-WARMUP_S = 0.1  # warm-up time (after at least WARMUP_CALLS calls)
-WARMUP_CALLS = 3  # the first calls compile and autotune (Triton, cuDNN, cuBLAS heuristics)
+from bench.defaults import MAX_REPS, MIN_REPS, TARGET_S, WARMUP_CALLS, WARMUP_S
+
 L2_FLUSH_FACTOR = 2  # the flush buffer is at least twice the L2, so nothing of the last call stays
 L2_FLUSH_MIN_BYTES = 256 << 20  # triton.testing.do_bench's flush size, when the L2 is unknown
 NOISY_SPREAD = 1.5  # p90/p10 above this marks a noisy measurement

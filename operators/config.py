@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:
+    import torch
 
-DTYPES: dict[str, torch.dtype] = {
-    "fp64": torch.float64,
-    "fp32": torch.float32,
-    "fp16": torch.float16,
-    "bf16": torch.bfloat16,
+# Precision names and the torch dtypes they stand for (torch is imported only when a dtype is
+# needed, so that commands which never touch tensors start quickly).
+DTYPES: dict[str, str] = {
+    "fp64": "float64",
+    "fp32": "float32",
+    "fp16": "float16",
+    "bf16": "bfloat16",
 }
 MODES = ("fwd", "fwd_bwd")
 LEVELS = ("core", "layer")
@@ -48,7 +52,9 @@ class Config:
 
     @property
     def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
+        import torch
+
+        return getattr(torch, DTYPES[self.dtype])
 
     @property
     def head_dim(self) -> int:
