@@ -17,7 +17,13 @@ import warnings
 from bench import __version__
 from bench.errors import UsageError
 
-COMMAND_MODULES = ("bench.commands", "bench.compare", "bench.profile", "reports.cli")
+COMMAND_MODULES = (
+    "bench.commands",
+    "bench.checks",
+    "bench.compare",
+    "bench.profile",
+    "reports.cli",
+)
 COMMAND_ENTRY_POINT_GROUP = "hyena_bench.commands"
 EXIT_USAGE = 2
 

@@ -27,8 +27,15 @@ def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
             fail()
         return build_case(fft.causal_conv, config, torch.device(device), stages)
 
-    return OperatorSpec(name=name, family="hyena", build=build, flops=counts.hyena_flops,
-                        bytes=counts.hyena_bytes, detail=detail, source="hyena-bench-testops")
+    return OperatorSpec(
+        name=name,
+        family="hyena",
+        build=build,
+        flops=counts.hyena_flops,
+        bytes=counts.hyena_bytes,
+        detail=detail,
+        source="hyena-bench-testops",
+    )
 
 
 def _oom() -> None:
@@ -47,6 +54,25 @@ def _hang() -> None:
     time.sleep(SLEEP_S)
 
 
+def _wrong_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    return fft.causal_conv(u, h, bias) * 1.01  # 1% off: a wrong implementation
+
+
+def _wrong_spec() -> OperatorSpec:
+    def build(config: Config, device: torch.device, stages: bool = False):
+        return build_case(_wrong_conv, config, torch.device(device), stages)
+
+    return OperatorSpec(
+        name="test-wrong",
+        family="hyena",
+        build=build,
+        flops=counts.hyena_flops,
+        bytes=counts.hyena_bytes,
+        detail="test only: 1% off the true result",
+        source="hyena-bench-testops",
+    )
+
+
 def specs() -> list[OperatorSpec]:
     return [
         _spec("plugin-fft", None, "the FFT convolution, registered through an entry point"),
@@ -54,4 +80,5 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+        _wrong_spec(),
     ]
