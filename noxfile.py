@@ -61,3 +61,58 @@ def report(session: nox.Session) -> None:
         session.error("usage: nox -s report -- RUN_DIR [RUN_DIR ...]")
     install(session)
     session.run("hyena-bench", "report", *session.posargs, env=ENV)
+
+
+# --- regress: the speed gate checked on this machine's CPU ---------------------------------------
+# The gate sweep, one torch thread (reports/baselines/README.md says why, with the measurements).
+REGRESS_SWEEP = (
+    "--ops hyena-fft,attention-sdpa-math --seqlens 1k,2k --batch 1 --d-model 64 --heads 4 "
+    "--target-time 0.2 --quiet"
+)
+REGRESS_ENV = {**ENV, "OMP_NUM_THREADS": "1"}
+# Measured on a shared 2-core machine (reports/baselines/README.md): at 200% no A/A false alarm in
+# 36 concurrent repeats, and 5x the work (planted 4.0) caught in 10 of 10 trials.
+REGRESS_PLANTED = "hyena-fft=4.0,attention-sdpa-math=4.0"
+REGRESS_THRESHOLD = "200%"
+
+
+def regress_sweeps(session: nox.Session, *runs: tuple[str, str]) -> None:
+    """Run gate sweeps at the same time, so both sides see the same load from other processes."""
+    import subprocess
+
+    procs = []
+    for out, planted in runs:
+        env = {**os.environ, **REGRESS_ENV, "HYENA_BENCH_PLANTED_SLOWDOWN": planted}
+        cmd = [
+            os.path.join(session.bin, "hyena-bench"),
+            "run",
+            *REGRESS_SWEEP.split(),
+            "--out",
+            out,
+        ]
+        plant = f"HYENA_BENCH_PLANTED_SLOWDOWN={planted} " if planted else ""
+        session.log(f"{plant}hyena-bench {' '.join(cmd[1:])}")
+        procs.append(subprocess.Popen(cmd, env=env))
+    if [p.wait() for p in procs] != [0] * len(procs):
+        session.error("a gate sweep failed")
+
+
+def regress_compare(session: nox.Session, base: str, new: str, expect: int) -> None:
+    args = ("compare", base, new, "--threshold", REGRESS_THRESHOLD)
+    session.run("hyena-bench", *args, env=REGRESS_ENV, success_codes=[expect])
+
+
+@nox.session
+def regress(session: nox.Session) -> None:
+    """The speed gate on this CPU: two fresh gate sweeps compare as no regression (exit 0), and
+    a planted slowdown is caught (exit 1). nox -s regress -- DIR keeps the runs in DIR."""
+    install(session)
+    out = session.posargs[0] if session.posargs else session.create_tmp()
+    a, b, c, p = (os.path.join(out, f"regress-{name}") for name in ("a", "b", "c", "planted"))
+    for path in (a, b, c, p):
+        shutil.rmtree(path, ignore_errors=True)
+    regress_sweeps(session, (a, ""), (b, ""))
+    regress_compare(session, a, b, expect=0)
+    regress_sweeps(session, (c, ""), (p, REGRESS_PLANTED))
+    regress_compare(session, c, p, expect=1)
+    session.log("regress: A/A gave no regression and the planted slowdown was caught")
