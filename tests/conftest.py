@@ -15,7 +15,7 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
-import pytest  # noqa: E402
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).resolve().parent / "plugins"
@@ -41,13 +41,22 @@ def cli_env(extra_path: list[Path] | None = None, **env: str) -> dict[str, str]:
     return base
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-            check: bool = False) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m bench ARGS` from the repo root and capture its output."""
-    proc = subprocess.run([sys.executable, "-m", "bench", *args], cwd=REPO, env=env or cli_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+        raise AssertionError(
+            f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 
@@ -57,7 +66,9 @@ def plugin_env(tmp_path: Path) -> dict[str, str]:
     importlib.metadata discovers on the subprocess's path (no mocking of discovery)."""
     dist = tmp_path / "site" / "hyena_bench_testops-0.1.dist-info"
     dist.mkdir(parents=True)
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: hyena-bench-testops\nVersion: 0.1\n")
+    (dist / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hyena-bench-testops\nVersion: 0.1\n"
+    )
     (dist / "entry_points.txt").write_text(
         "[hyena_bench.operators]\ntestops = hyena_bench_testops:specs\n"
     )

@@ -7,8 +7,22 @@ import torch
 
 from bench import envinfo
 
-REQUIRED = ["hyena_bench_version", "git_commit", "git_dirty", "python", "torch", "triton",
-            "flash_attn", "cuda", "cudnn", "device", "nvml", "cpu", "command", "started_at"]
+REQUIRED = [
+    "hyena_bench_version",
+    "git_commit",
+    "git_dirty",
+    "python",
+    "torch",
+    "triton",
+    "flash_attn",
+    "cuda",
+    "cudnn",
+    "device",
+    "nvml",
+    "cpu",
+    "command",
+    "started_at",
+]
 
 
 def test_record_has_every_field_and_is_json():

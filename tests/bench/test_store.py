@@ -9,9 +9,20 @@ from bench import store
 
 def row(**changes):
     r = {f: None for f in store.CONTRACT_FIELDS}
-    r.update(schema_version=store.SCHEMA_VERSION, op="hyena-fft", level="layer", dtype="fp32",
-             mode="fwd", batch=1, seqlen=256, d_model=64, heads=4, order=2, status="ok",
-             samples_ms=[1.0, 2.0])
+    r.update(
+        schema_version=store.SCHEMA_VERSION,
+        op="hyena-fft",
+        level="layer",
+        dtype="fp32",
+        mode="fwd",
+        batch=1,
+        seqlen=256,
+        d_model=64,
+        heads=4,
+        order=2,
+        status="ok",
+        samples_ms=[1.0, 2.0],
+    )
     r.update(changes)
     return r
 

@@ -26,7 +26,12 @@ def test_presets_are_valid_on_both_devices():
             validate(preset.for_device(device))
     paper = PRESETS["paper"].gpu
     assert (paper.batch, paper.d_model, paper.heads, paper.dtype, paper.level) == (
-        64, 768, 12, "fp16", "layer")
+        64,
+        768,
+        12,
+        "fp16",
+        "layer",
+    )
     assert paper.seqlens[0] == 1024 and paper.seqlens[-1] == 65536
     assert PRESETS["paper-b1"].gpu.batch == 1
     assert PRESETS["longconv"].gpu.level == "core" and PRESETS["longconv"].gpu.seqlens[-1] > 65536
@@ -35,9 +40,12 @@ def test_presets_are_valid_on_both_devices():
 def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():
     sweep = Sweep(seqlens=(256, 512, 1024), ops=("hyena-fft", "attention-dense"))
     tasks = plan(sweep)
-    assert [(t.op, t.config.seqlen) for t in tasks[:2]] == [("hyena-fft", 256),
-                                                           ("attention-dense", 256)]
+    assert [(t.op, t.config.seqlen) for t in tasks[:2]] == [
+        ("hyena-fft", 256),
+        ("attention-dense", 256),
+    ]
     assert [t.config.seqlen for t in tasks] == sorted(t.config.seqlen for t in tasks)
     shards = [plan(sweep, (k, 3)) for k in (1, 2, 3)]
-    assert sorted(map(repr, sum(shards, []))) == sorted(map(repr, tasks))
+    merged = [t for shard in shards for t in shard]
+    assert sorted(map(repr, merged)) == sorted(map(repr, tasks))
     assert plan(sweep, (2, 3)) == shards[1], "shards are deterministic"

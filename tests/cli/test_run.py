@@ -16,8 +16,19 @@ import pytest
 from bench import store
 from tests.conftest import REPO, cli_env, run_cli
 
-SMALL = ("--d-model", "32", "--heads", "2", "--batch", "1", "--target-time", "0.05",
-         "--min-reps", "3", "--quiet")
+SMALL = (
+    "--d-model",
+    "32",
+    "--heads",
+    "2",
+    "--batch",
+    "1",
+    "--target-time",
+    "0.05",
+    "--min-reps",
+    "3",
+    "--quiet",
+)
 
 
 def rows_of(out: Path) -> list[dict]:
@@ -29,8 +40,12 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
     env = json.loads((smoke_run / "env.json").read_text())
     assert env["preset"] == "smoke" and env["finished_at"] and env["device"]["name"]
     ok = [r for r in rows if r["status"] == "ok"]
-    assert {r["op"] for r in ok} >= {"attention-dense", "attention-sdpa-math", "hyena-naive",
-                                     "hyena-fft"}
+    assert {r["op"] for r in ok} >= {
+        "attention-dense",
+        "attention-sdpa-math",
+        "hyena-naive",
+        "hyena-fft",
+    }
     assert {r["seqlen"] for r in ok} == {256, 512, 1024, 2048, 4096}
     may_be_null = {"energy_j"}  # NVML energy needs a GPU
     for r in ok:
@@ -45,15 +60,18 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
             assert r["reason"], r["op"]
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--ops", "nope"), "unknown operator 'nope'"),
-    (("--seqlens", "1k..x"), "not a length"),
-    (("--shard", "3/2"), "--shard 3/2"),
-    (("--dtype", "int8"), "invalid choice"),
-    (("--device", "tpu"), "unknown device"),
-    (("--preset", "nope"), "unknown preset"),
-    (("--d-model", "30", "--heads", "4"), "not divisible"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--ops", "nope"), "unknown operator 'nope'"),
+        (("--seqlens", "1k..x"), "not a length"),
+        (("--shard", "3/2"), "--shard 3/2"),
+        (("--dtype", "int8"), "invalid choice"),
+        (("--device", "tpu"), "unknown device"),
+        (("--preset", "nope"), "unknown preset"),
+        (("--d-model", "30", "--heads", "4"), "not divisible"),
+    ],
+)
 def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
     out = tmp_path / "run"
     proc = run_cli("run", "--out", str(out), "--seqlens", "256", *args)
@@ -83,15 +101,31 @@ def test_unwritable_out_and_existing_results_are_refused(tmp_path, smoke_run):
 def test_injected_failures_are_recorded_and_the_sweep_goes_on(tmp_path, plugin_env):
     out = tmp_path / "run"
     plugin_env["HYENA_BENCH_TEST_SLEEP"] = "60"
-    run_cli("run", "--ops", "test-oom,test-exit,test-segfault,test-hang,plugin-fft",
-            "--seqlens", "256,512,1024", "--level", "core", "--timeout", "8", "--out", str(out),
-            *SMALL, env=plugin_env, check=True, timeout=400)
+    run_cli(
+        "run",
+        "--ops",
+        "test-oom,test-exit,test-segfault,test-hang,plugin-fft",
+        "--seqlens",
+        "256,512,1024",
+        "--level",
+        "core",
+        "--timeout",
+        "8",
+        "--out",
+        str(out),
+        *SMALL,
+        env=plugin_env,
+        check=True,
+        timeout=400,
+    )
     status = {(r["op"], r["seqlen"]): (r["status"], r["reason"]) for r in rows_of(out)}
     assert len(status) == 15
     for op in ("test-oom", "test-exit", "test-segfault", "test-hang", "plugin-fft"):
         assert status[(op, 256)][0] == "ok", (op, status[(op, 256)])
-    assert status[("test-oom", 512)] == ("oom", "OutOfMemoryError: CUDA out of memory. "
-                                                "(injected by test-oom)")
+    assert status[("test-oom", 512)] == (
+        "oom",
+        "OutOfMemoryError: CUDA out of memory. (injected by test-oom)",
+    )
     assert status[("test-oom", 1024)] == ("skipped", "test-oom ran out of memory at L=512")
     assert status[("test-exit", 512)][0] == "error"
     assert "exit code 3" in status[("test-exit", 512)][1]
@@ -104,17 +138,45 @@ def test_injected_failures_are_recorded_and_the_sweep_goes_on(tmp_path, plugin_e
 
 def test_no_oom_skip_keeps_running_longer_lengths(tmp_path, plugin_env):
     out = tmp_path / "run"
-    run_cli("run", "--ops", "test-oom", "--seqlens", "512,1024", "--level", "core",
-            "--no-oom-skip", "--out", str(out), *SMALL, env=plugin_env, check=True)
+    run_cli(
+        "run",
+        "--ops",
+        "test-oom",
+        "--seqlens",
+        "512,1024",
+        "--level",
+        "core",
+        "--no-oom-skip",
+        "--out",
+        str(out),
+        *SMALL,
+        env=plugin_env,
+        check=True,
+    )
     assert [r["status"] for r in rows_of(out)] == ["oom", "oom"]
 
 
 def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
     out = tmp_path / "run"
-    args = ["run", "--ops", "hyena-fft,attention-dense,hyena-naive", "--seqlens", "256..4k",
-            "--level", "core", "--out", str(out), *SMALL]
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO, env=cli_env(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    args = [
+        "run",
+        "--ops",
+        "hyena-fft,attention-dense,hyena-naive",
+        "--seqlens",
+        "256..4k",
+        "--level",
+        "core",
+        "--out",
+        str(out),
+        *SMALL,
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     results = out / store.RESULTS_FILE
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -134,13 +196,22 @@ def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
 
 
 def test_shards_merge_by_concatenation(tmp_path):
-    base = ["run", "--ops", "hyena-fft,hyena-naive", "--seqlens", "256,512", "--level", "core",
-            *SMALL]
+    base = [
+        "run",
+        "--ops",
+        "hyena-fft,hyena-naive",
+        "--seqlens",
+        "256,512",
+        "--level",
+        "core",
+        *SMALL,
+    ]
     for k in (1, 2):
         run_cli(*base, "--shard", f"{k}/2", "--out", str(tmp_path / f"s{k}"), check=True)
     merged = rows_of(tmp_path / "s1") + rows_of(tmp_path / "s2")
     assert sorted((r["op"], r["seqlen"]) for r in merged) == sorted(
-        (op, n) for op in ("hyena-fft", "hyena-naive") for n in (256, 512))
+        (op, n) for op in ("hyena-fft", "hyena-naive") for n in (256, 512)
+    )
 
 
 def test_list_presets_and_list_command():

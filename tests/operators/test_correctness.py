@@ -25,8 +25,9 @@ def runnable() -> list[registry.OperatorSpec]:
 
 def config_for(shape: tuple[int, ...], level: str, dtype: str, mode: str) -> Config:
     b, n, d, h, o = shape
-    return Config(batch=b, seqlen=n, d_model=d, heads=h, order=o, dtype=dtype, mode=mode,
-                  level=level)
+    return Config(
+        batch=b, seqlen=n, d_model=d, heads=h, order=o, dtype=dtype, mode=mode, level=level
+    )
 
 
 def skip_unless_supported(spec: registry.OperatorSpec, config: Config) -> None:

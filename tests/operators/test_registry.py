@@ -9,14 +9,29 @@ from operators import counts, registry
 from operators.registry import OperatorSpec
 from tests.conftest import run_cli
 
-REQUIRED = ["attention-dense", "attention-sdpa-math", "attention-sdpa-efficient",
-            "attention-sdpa-flash", "attention-sdpa-cudnn", "flash-attn2", "flash-attn3",
-            "flash-attn4", "hyena-naive", "hyena-fft"]
+REQUIRED = [
+    "attention-dense",
+    "attention-sdpa-math",
+    "attention-sdpa-efficient",
+    "attention-sdpa-flash",
+    "attention-sdpa-cudnn",
+    "flash-attn2",
+    "flash-attn3",
+    "flash-attn4",
+    "hyena-naive",
+    "hyena-fft",
+]
 
 
 def spec(name, family="hyena"):
-    return OperatorSpec(name=name, family=family, build=lambda *a, **k: None,
-                        flops=counts.hyena_flops, bytes=counts.hyena_bytes, detail="test")
+    return OperatorSpec(
+        name=name,
+        family=family,
+        build=lambda *a, **k: None,
+        flops=counts.hyena_flops,
+        bytes=counts.hyena_bytes,
+        detail="test",
+    )
 
 
 def test_builtin_implementations_are_registered():
@@ -44,7 +59,9 @@ def test_get_and_select():
         registry.get("nope")
     assert {s.family for s in registry.select(families=["attention"])} == {"attention"}
     assert [s.name for s in registry.select(ops=["hyena-fft", "attention-dense"])] == [
-        "hyena-fft", "attention-dense"]
+        "hyena-fft",
+        "attention-dense",
+    ]
     with pytest.raises(KeyError, match="unknown family"):
         registry.select(families=["conv"])
 
