@@ -256,7 +256,7 @@ def check_out(out: Path, resume: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from bench import envinfo
     from bench.progress import Progress
-    from bench.runner import Runner, RunOptions, plan
+    from bench.runner import Runner, RunOptions, WorkerStartError, plan
     from bench.timing import TimingOptions
     from bench.worker import MeasureOptions
     from operators import capabilities
@@ -299,7 +299,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         ),
         env_extra={"preset": args.preset, "sweep": {**sweep.__dict__}, "shard": args.shard},
     )
-    with Progress(quiet=args.quiet) as progress:
-        summary = Runner(tasks, opts, on_row=progress.row).run(max_call_ms=sweep.max_call_ms)
+    try:
+        with Progress(quiet=args.quiet) as progress:
+            summary = Runner(tasks, opts, on_row=progress.row).run(max_call_ms=sweep.max_call_ms)
+    except WorkerStartError as exc:
+        print(f"hyena-bench: error: {exc}; no rows were measured", file=sys.stderr)
+        return 1
     progress.summary(summary, out)
     return 0

@@ -91,6 +91,10 @@ def base_row(task: Task, run_id: str, device: str) -> dict[str, Any]:
     return row
 
 
+class WorkerStartError(RuntimeError):
+    """A worker process could not start: no configuration can run on that device."""
+
+
 class WorkerProcess:
     """A spawned worker bound to one device; replaced after a crash or a timeout."""
 
@@ -112,8 +116,18 @@ class WorkerProcess:
         child.close()
         if not self.conn.poll(WORKER_START_TIMEOUT_S):
             self.stop()
-            raise RuntimeError(f"worker for {self.device} did not start")
-        self.conn.recv()
+            raise WorkerStartError(
+                f"worker for {self.device} did not start within {WORKER_START_TIMEOUT_S:g} s"
+            )
+        try:
+            self.conn.recv()
+        except (EOFError, OSError):
+            self.proc.join(5)
+            reason = self.death()
+            self.stop()
+            raise WorkerStartError(
+                f"worker for {self.device} could not start: {reason} (its traceback is above)"
+            ) from None
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.is_alive():
@@ -130,7 +144,10 @@ class WorkerProcess:
     def submit(self, task: Task, timeout_s: float) -> dict[str, Any]:
         """The row fields for `task`, or a timeout/error status; restarts the worker as needed."""
         if self.proc is None or not self.proc.is_alive():
-            self.start()
+            try:
+                self.start()
+            except WorkerStartError as exc:
+                return {"status": "error", "reason": str(exc)}
         try:
             self.conn.send((task.op, task.config.as_dict()))
             if self.conn.poll(timeout_s):
@@ -166,6 +183,7 @@ class Runner:
             time.monotonic() + opts.time_budget_s if opts.time_budget_s is not None else None
         )
         self.not_run = 0
+        self.fatal: str | None = None  # set when a worker cannot start at all
 
     def prepare(self) -> tuple[str, list[Task]]:
         """Create or reopen the run directory; returns the run id and the tasks still to do."""
@@ -236,6 +254,12 @@ class Runner:
     ) -> None:
         proc = WorkerProcess(device, self.opts.measure)
         try:
+            proc.start()
+        except WorkerStartError as exc:
+            with self.lock:
+                self.fatal = str(exc)
+            return
+        try:
             while (task := self._next(queue)) is not None:
                 row = base_row(task, run_id, device)
                 with self.lock:
@@ -273,6 +297,8 @@ class Runner:
                     t.join(0.5)
         env = envinfo.finish(store.read_env(self.out), self._device())
         store.write_json_atomic(self.out / store.ENV_FILE, env)
+        if self.fatal is not None and not self.counts:
+            raise WorkerStartError(self.fatal)
         return {
             "run_id": run_id,
             "rows": sum(self.counts.values()),
