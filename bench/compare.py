@@ -20,7 +20,15 @@ from typing import Any
 
 from bench import stats
 from bench.errors import UsageError
-from bench.store import KEY_FIELDS, ResultsError, read_env, read_rows, row_key
+from bench.store import (
+    ENV_IDENTITY,
+    KEY_FIELDS,
+    ResultsError,
+    env_value,
+    read_env,
+    read_rows,
+    row_key,
+)
 
 # The smallest change that counts, by the runs' device type, chosen from A/A and planted-slowdown
 # runs (reports/baselines/README.md has the tables). cuda 5%: on an H200, rows of >= 0.8 ms per
@@ -37,7 +45,6 @@ CONFIDENCE = 0.99
 # bootstrap of a median is anti-conservative with the 10-20 samples a slow CPU row has.
 ALPHA = 0.01
 # What makes two runs comparable: the same device and the same kernel-relevant libraries.
-ENV_IDENTITY = ("device.type", "device.name", "torch", "triton", "flash_attn")
 # On a CPU the thread count changes the kernels' speed as much as a library version does.
 CPU_IDENTITY = ("cpu.torch_threads",)
 MAX_THRESHOLD = 10.0  # 1000%: beyond that a "threshold" is a typo
@@ -144,13 +151,6 @@ def load_run(directory: str, side: str) -> tuple[Run, list[str]]:
             )
         keyed[key] = row
     return Run(Path(directory), env, keyed), [f"{side}: {w.message}" for w in caught]
-
-
-def env_value(env: dict[str, Any], dotted: str) -> Any:
-    value: Any = env
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def env_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -54,6 +54,16 @@ CONTRACT_FIELDS = (
 )
 # What identifies one measurement within a run: resume skips these, compare pairs on them.
 KEY_FIELDS = ("op", "level", "dtype", "mode", "batch", "seqlen", "d_model", "heads", "order")
+# What makes two runs comparable (one report, one compare): the device and the library versions.
+ENV_IDENTITY = ("device.type", "device.name", "torch", "triton", "flash_attn")
+
+
+def env_value(env: dict[str, Any], dotted: str) -> Any:
+    """env["device"]["name"] for "device.name"; None where a part is missing."""
+    value: Any = env
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
 
 
 class ResultsError(Exception):

@@ -24,6 +24,8 @@ from operators.config import Config
 from operators.registry import OperatorSpec, register
 
 Kernel = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# The named stages of the layer (profiler and NVTX ranges), in the order they run.
+STAGES = ("attention.projections", "attention.core", "attention.out_proj")
 BHLD, BLHD = "bhld", "blhd"  # (batch, heads, length, head_dim) or (batch, length, heads, head_dim)
 
 

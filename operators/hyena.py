@@ -27,6 +27,15 @@ FILTER_ORDER = 64  # width of the implicit filter's FFN
 SHORT_KERNEL = 3  # depthwise short convolution
 DECAY_FAST, DECAY_SLOW, DECAY_TARGET = 0.3, 1.5, 1e-2  # exponential modulation
 SIN_FREQ = 1.0  # initial frequency of the filter's sine activations
+# The named stages of the layer (profiler and NVTX ranges), in the order they run.
+STAGES = (
+    "hyena.in_proj",
+    "hyena.short_conv",
+    "hyena.filter",
+    "hyena.gating",
+    "hyena.long_conv",
+    "hyena.out_proj",
+)
 
 
 class PositionalEmbedding(nn.Module):

@@ -15,10 +15,17 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import UsageError
-from bench.store import KEY_FIELDS, RESULTS_FILE, ResultsError, read_env, read_rows, to_frame
+from bench.store import (
+    ENV_IDENTITY,
+    KEY_FIELDS,
+    RESULTS_FILE,
+    ResultsError,
+    env_value,
+    read_env,
+    read_rows,
+    to_frame,
+)
 
-# What makes two runs comparable in one report: same device and the same library versions.
-ENV_IDENTITY = ("device.type", "device.name", "torch", "triton", "flash_attn")
 # Extra row fields the report reads; absent in older or CPU-only runs.
 OPTIONAL_FIELDS = (
     "device_name",
@@ -53,13 +60,6 @@ class Results:
     frame: pd.DataFrame
     runs: tuple[Run, ...]
     notes: tuple[str, ...] = ()
-
-
-def env_value(env: dict[str, Any], dotted: str) -> Any:
-    value: Any = env
-    for part in dotted.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
 
 
 def env_identity(env: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@ subprocess in tests/cli/test_profile_cli.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,16 +21,9 @@ from bench.stages import StepTimes, profile_case
 from operators import registry
 from operators.config import Config
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 CPU = torch.device("cpu")
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small problems: one thread is fastest, and immune to a busy machine's other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_kernel_table_ranks_by_self_time_per_call_with_shares() -> None:

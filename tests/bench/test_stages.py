@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 
 from bench.stages import STEP_RANGE, profile_case, stage_times, step_times
 from bench.timing import TimingOptions, time_cuda
-from operators import registry
+from operators import attention, hyena, registry
 from operators.config import Config
 
-HYENA_STAGES = {
-    "hyena.in_proj",
-    "hyena.short_conv",
-    "hyena.filter",
-    "hyena.gating",
-    "hyena.long_conv",
-    "hyena.out_proj",
-}
-ATTENTION_STAGES = {"attention.projections", "attention.core", "attention.out_proj"}
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+HYENA_STAGES = set(hyena.STAGES)
+ATTENTION_STAGES = set(attention.STAGES)
 CPU = torch.device("cpu")
 SMALL = Config(batch=1, seqlen=256, d_model=32, heads=4)  # a few ms per call on a small CPU
-
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small problems: one thread is fastest, and immune to a busy machine's other processes."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_every_hyena_stage_has_a_positive_time() -> None:

@@ -12,15 +12,10 @@ import pandas as pd
 import pytest
 import torch
 
+from operators import hyena
+
 REPO = Path(__file__).resolve().parents[2]
-HYENA_STAGES = (
-    "hyena.in_proj",
-    "hyena.short_conv",
-    "hyena.filter",
-    "hyena.gating",
-    "hyena.long_conv",
-    "hyena.out_proj",
-)
+HYENA_STAGES = set(hyena.STAGES)
 TIMEOUT_S = 300  # importing torch alone takes seconds on a small CI machine
 # One CPU thread: a small problem gains nothing from more, and a busy machine's other processes
 # can slow multi-threaded CPU ops down many times over.
