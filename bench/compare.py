@@ -44,8 +44,8 @@ CONFIDENCE = 0.99
 # The U test must agree (p below this) before a change is called significant: the percentile
 # bootstrap of a median is anti-conservative with the 10-20 samples a slow CPU row has.
 ALPHA = 0.01
-# What makes two runs comparable: the same device and the same kernel-relevant libraries.
-# On a CPU the thread count changes the kernels' speed as much as a library version does.
+# Beyond bench.store.ENV_IDENTITY (device, torch, triton, flash_attn): on a CPU the thread count
+# changes the kernels' speed as much as a library version does.
 CPU_IDENTITY = ("cpu.torch_threads",)
 MAX_THRESHOLD = 10.0  # 1000%: beyond that a "threshold" is a typo
 EXIT_OK, EXIT_REGRESSION = 0, 1
