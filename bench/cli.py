@@ -24,6 +24,17 @@ COMMAND_MODULES = (
     "bench.profile",
     "reports.cli",
 )
+# Which module registers each built-in command: a command line naming one imports only that
+# module, so `report` or `compare` does not pay for torch and the profiler at start-up.
+COMMAND_OWNER = {
+    "list": "bench.commands",
+    "env": "bench.commands",
+    "run": "bench.commands",
+    "verify": "bench.checks",
+    "compare": "bench.compare",
+    "profile": "bench.profile",
+    "report": "reports.cli",
+}
 COMMAND_ENTRY_POINT_GROUP = "hyena_bench.commands"
 EXIT_USAGE = 2
 
@@ -35,7 +46,16 @@ class ArgumentParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> ArgumentParser:
+def command_modules(argv: list[str] | None) -> tuple[str, ...]:
+    """The modules to import for `argv`: the owner of the command it names, else all of them."""
+    words = [a for a in argv or () if not a.startswith("-")]
+    if words and words[0] in COMMAND_OWNER:
+        return (COMMAND_OWNER[words[0]],)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: list[str] | None = None) -> ArgumentParser:
+    """The `hyena-bench` parser; with `argv`, only the module owning its command is loaded."""
     parser = ArgumentParser(
         prog="hyena-bench",
         description="Benchmark Hyena long convolutions against attention over sequence length.",
@@ -43,7 +63,7 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hyena-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
     sub.required = True
-    for name in COMMAND_MODULES:
+    for name in command_modules(argv):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -61,7 +81,8 @@ def build_parser() -> ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        argv = sys.argv[1:] if argv is None else argv
+        args = build_parser(argv).parse_args(argv)
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"hyena-bench: error: {exc}", file=sys.stderr)

@@ -220,3 +220,13 @@ def test_list_presets_and_list_command():
     proc = run_cli("list", check=True)
     assert "hyena-fft" in proc.stdout and "available here" in proc.stdout
     assert json.loads(run_cli("list", "--json", check=True).stdout)["operators"]
+
+
+def test_a_command_loads_only_the_module_that_owns_it():
+    from bench.cli import COMMAND_MODULES, COMMAND_OWNER, command_modules
+
+    assert command_modules(["compare", "a", "b"]) == ("bench.compare",)
+    assert command_modules(["report", "--out", "x", "run"]) == ("reports.cli",)
+    assert command_modules(["--help"]) == COMMAND_MODULES
+    assert command_modules(["nope"]) == COMMAND_MODULES
+    assert set(COMMAND_OWNER.values()) == set(COMMAND_MODULES)
