@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-from bench.defaults import MAX_REPS, MIN_REPS, TARGET_S, WARMUP_CALLS, WARMUP_S
+from bench.defaults import MAX_REPS, MIN_REPS, NOISY_SPREAD, TARGET_S, WARMUP_CALLS, WARMUP_S
 
 L2_FLUSH_FACTOR = 2  # the flush buffer is at least twice the L2, so nothing of the last call stays
 L2_FLUSH_MIN_BYTES = 256 << 20  # triton.testing.do_bench's flush size, when the L2 is unknown
-NOISY_SPREAD = 1.5  # p90/p10 above this marks a noisy measurement
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.defaults import NOISY_SPREAD
 from reports import selection
 from reports.selection import Choice
 from reports.stats import loglog_crossing, loglog_slope, upper_half
@@ -20,7 +21,6 @@ from reports.stats import loglog_crossing, loglog_slope, upper_half
 THROTTLED_MARK = "†"
 UNVERIFIED_MARK = "‡"
 NOISY_MARK = "~"
-NOISY_SPREAD = 1.5  # p90/p10 above this marks a noisy measurement (as bench.timing does)
 THROTTLED_NOTE = f"{THROTTLED_MARK} the GPU was throttled during this measurement (NVML)"
 UNVERIFIED_NOTE = f"{UNVERIFIED_MARK} output did not match the float64 reference (verified=false)"
 NOISY_NOTE = f"{NOISY_MARK} noisy: p90/p10 above {NOISY_SPREAD:g}"
