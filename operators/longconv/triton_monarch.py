@@ -1,9 +1,18 @@
-"""Causal long convolution y = h * u + bias ⊙ u by FFT in Triton, each DFT a small dense matmul.
+"""Causal long convolution y = h * u + bias ⊙ u by FFT in Triton, every DFT a small dense matmul,
+one kernel per call up to any length, optionally gated: y = post ⊙ (h * x + bias ⊙ x), x = pre ⊙ v.
 
-Bailey's four-step ("Monarch", as in FlashFFTConv) FFT of size N = M1·M2: M1-point DFTs down the
-columns of an [M1, M2] tile, a twiddle, M2-point DFTs along its rows, each a `tl.dot` with a
-unitary DFT matrix, complex arithmetic as pairs of real matmuls. The filter's spectrum is computed
-once per call with torch.fft.fft on h in fp32. TRITON_NOTES.md beside this file has the details.
+The real FFT of size N (>= 2L) runs as two half-size transforms of M = N/2 points, the even and
+the odd samples, whose spectra give U (U[k] = A[k] + W_N^k B[k], U[k+M] = A[k] - W_N^k B[k]); the
+product with the filter spectrum comes back as ONE complex half-size row whose real and imaginary
+parts are the even and odd outputs. Each half-size DFT is Bailey's decomposition M = P x M1 x M2
+("Monarch", as in FlashFFTConv): an [M1, M2] tile transformed by two `tl.dot`s with DFT matrices.
+- M <= 2048 (L <= 2048): one program holds a row in registers (`_conv_rows_kernel`).
+- Longer: one persistent kernel (`_conv_scratch_kernel`) does three passes per row through a
+  per-program scratch slot that stays in L2 (column DFTs of P points; inner [M1, M2] DFTs, filter,
+  inverse; inverse column DFTs), separated by CTA barriers. HBM sees u, y and the spectrum.
+Range (fp16): forward DFTs are averages (1/r per stage), so they never exceed max|x|; the inverse
+runs on the product divided by beta = max|x|·sum|h| (an upper bound of every partial sum of the
+output), and beta is applied in fp32 at the end. TRITON_NOTES.md has the model and the numbers.
 """
 
 from __future__ import annotations
@@ -16,387 +25,545 @@ import torch
 import triton
 import triton.language as tl
 
-from ._triton_common import check_inputs, dot_precision, next_power_of_2, require_runnable
+from ._triton_common import dot_precision, scratch_programs
+from .triton_work import Plan, half_or_all, plan_for
 
-# Smallest FFT: 16 x 16, since tl.dot needs every dimension >= 16.
-MIN_N = 256
-# Largest FFT a row kernel does fully on chip (L <= 1024): [32, 64] tiles, whose spectrum and row
-# stay in registers without spilling at 8 warps (ptxas, sm_90, fp16/bf16; [64, 64] spills; fp32
-# "ieee" dots spill at any size). Longer: N = P x M, M <= this, in three kernels through HBM.
-FUSED_MAX_N = 2048
-# Column DFT sizes P for longer FFTs: >= 16 for tl.dot; <= 128 bounds L at 128 x 2048 / 2 = 128k.
-MIN_P, MAX_P = 16, 128
-# Elements of the [P, BM] tile a column-kernel program transforms: BM = COL_TILE // P columns.
-COL_TILE = 4096
-# Rows of one channel per row-kernel program: the spectrum is loaded once and used for all of
-# them; 4 still gives B/4 programs per channel (16 for B=64) to fill the GPU.
+# Rows of one channel per register-path program: the spectrum is loaded once for all of them;
+# 4 still gives B/4 programs per channel (2 for B=8, 16 for B=64). triton_work counts with it.
 ROWS_PER_PROGRAM = 4
-# Elements of the three-kernel path's HBM scratch: channels go in chunks that stay under this
-# (2^29 fp16 = 1 GiB).
-MAX_SCRATCH_ELEMS = 1 << 29
+# Columns of the [P, COL_BLOCK] chunks of the column passes: 64 keeps the [P, 64] fp32 results of
+# the largest P = 128 at 32 registers a thread (8 warps) and the loads 128-byte wide.
+COL_BLOCK = 64
+# Warps: 4 for inner tiles up to 512 points, 8 above ([32, 64] fp32 tiles need 8 to stay in
+# registers, ptxas sm_90; TRITON_NOTES.md).
+SMALL_TILE = 512
+
+
+# --- Building blocks ------------------------------------------------------------------------------
+@triton.jit
+def _tile(ptr, R: tl.constexpr, C: tl.constexpr, stride):
+    """A row-major [R, C] block of a table whose rows are `stride` apart."""
+    return tl.load(ptr + tl.arange(0, R)[:, None] * stride + tl.arange(0, C)[None, :])
 
 
 @triton.jit
-def _load_tile(ptr, R: tl.constexpr, C: tl.constexpr):
-    """A dense row-major [R, C] table (exactly sized, so no mask is needed)."""
-    return tl.load(ptr + tl.arange(0, R)[:, None] * C + tl.arange(0, C)[None, :])
+def _cdot(ar, ai, br, bi, PREC: tl.constexpr):
+    """(ar + i·ai) @ (br + i·bi) as four real dots, fp32 accumulation."""
+    re = tl.dot(ai, -bi, tl.dot(ar, br, input_precision=PREC), input_precision=PREC)
+    im = tl.dot(ai, br, tl.dot(ar, bi, input_precision=PREC), input_precision=PREC)
+    return re, im
 
 
 @triton.jit
-def _load_tables(f_ptr, tw_ptr, M1: tl.constexpr, M2: tl.constexpr):
-    """F_M1 (re, im), F_M2 (re, im) in the dot dtype; the [M1, M2] twiddles (re, im) in fp32."""
-    f1r = _load_tile(f_ptr, M1, M1)
-    f1i = _load_tile(f_ptr + M1 * M1, M1, M1)
-    f2r = _load_tile(f_ptr + 2 * M1 * M1, M2, M2)
-    f2i = _load_tile(f_ptr + 2 * M1 * M1 + M2 * M2, M2, M2)
-    return f1r, f1i, f2r, f2i, _load_tile(tw_ptr, M1, M2), _load_tile(tw_ptr + M1 * M2, M1, M2)
-
-
-@triton.jit
-def _dft(xr, xi, f1r, f1i, f2r, f2i, twr, twi, REAL_IN: tl.constexpr, PREC: tl.constexpr):
-    """Unitary DFT of an [M1, M2] tile holding x[M2·n1 + n2]: X[k1 + M1·k2] lands at [k1, k2]."""
-    br = tl.dot(f1r, xr, input_precision=PREC)
-    bi = tl.dot(f1i, xr, input_precision=PREC)
-    if not REAL_IN:
-        br = tl.dot(-f1i, xi, br, input_precision=PREC)
-        bi = tl.dot(f1r, xi, bi, input_precision=PREC)
+def _fwd_inner(xr, xi, f_ptr, tw_ptr, M1: tl.constexpr, M2: tl.constexpr, K1: tl.constexpr,
+               REAL: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
+    """Averaged DFT (1/M1M2) of the [K1, M2] rows of an [M1, M2] tile x[M2·n1 + n2] (rows past K1
+    are zero); X[k1 + M1·k2] lands at [k1, k2], fp32. REAL: xi is ignored."""
+    f1r = _tile(f_ptr, M1, K1, M1)  # F_M1 / M1, first K1 columns
+    f1i = _tile(f_ptr + M1 * M1, M1, K1, M1)
+    if REAL:
+        br = tl.dot(f1r, xr, input_precision=PREC)
+        bi = tl.dot(f1i, xr, input_precision=PREC)
+    else:
+        br, bi = _cdot(f1r, f1i, xr, xi, PREC)
+    twr = _tile(tw_ptr, M1, M2, M2)  # W_{M1·M2}^(k1·n2)
+    twi = _tile(tw_ptr + M1 * M2, M1, M2, M2)
     cr = (br * twr - bi * twi).to(f1r.dtype)
     ci = (br * twi + bi * twr).to(f1r.dtype)
-    dr = tl.dot(ci, -f2i, tl.dot(cr, f2r, input_precision=PREC), input_precision=PREC)
-    di = tl.dot(ci, f2r, tl.dot(cr, f2i, input_precision=PREC), input_precision=PREC)
-    return dr, di
+    f2 = f_ptr + 2 * M1 * M1
+    return _cdot(cr, ci, _tile(f2, M2, M2, M2), _tile(f2 + M2 * M2, M2, M2, M2), PREC)
 
 
 @triton.jit
-def _idft(zr, zi, f1r, f1i, f2r, f2i, twr, twi, REAL_OUT: tl.constexpr, PREC: tl.constexpr):
-    """Inverse of `_dft`, fp32 in and out; REAL_OUT computes the real part only (returned twice)."""
-    zr = zr.to(f1r.dtype)
-    zi = zi.to(f1r.dtype)
-    er = tl.dot(zi, f2i, tl.dot(zr, f2r, input_precision=PREC), input_precision=PREC)
-    ei = tl.dot(zr, -f2i, tl.dot(zi, f2r, input_precision=PREC), input_precision=PREC)
-    gr = (er * twr + ei * twi).to(f1r.dtype)
-    gi = (ei * twr - er * twi).to(f1r.dtype)
-    yr = tl.dot(f1i, gi, tl.dot(f1r, gr, input_precision=PREC), input_precision=PREC)
-    yi = yr
-    if not REAL_OUT:
-        yi = tl.dot(-f1i, gr, tl.dot(f1r, gi, input_precision=PREC), input_precision=PREC)
-    return yr, yi
+def _inv_inner(cr, ci, f_ptr, tw_ptr, M1: tl.constexpr, M2: tl.constexpr, H1: tl.constexpr,
+               PREC: tl.constexpr):  # fmt: skip
+    """Unnormalised inverse of `_fwd_inner` on fp32 [M1, M2] input: rows n1 < H1 of the output
+    tile (time n = M2·n1 + n2), complex, fp32."""
+    g = f_ptr + 2 * M1 * M1 + 2 * M2 * M2  # conj(F_M1) then conj(F_M2), unnormalised
+    g2 = g + 2 * M1 * M1
+    er, ei = _cdot(cr.to(g.dtype.element_ty), ci.to(g.dtype.element_ty),
+                   _tile(g2, M2, M2, M2), _tile(g2 + M2 * M2, M2, M2, M2), PREC)  # fmt: skip
+    twr = _tile(tw_ptr, M1, M2, M2)
+    twi = _tile(tw_ptr + M1 * M2, M1, M2, M2)
+    gr = (er * twr + ei * twi).to(g.dtype.element_ty)
+    gi = (ei * twr - er * twi).to(g.dtype.element_ty)
+    return _cdot(_tile(g, H1, M1, M1), _tile(g + M1 * M1, H1, M1, M1), gr, gi, PREC)
 
 
 @triton.jit
-def _times_conj_outer(yr, yi, tw_ptr, kp, P, M1: tl.constexpr, M2: tl.constexpr):
-    """(yr + i·yi) · conj(W_N^(k_p·m)): row k_p of the outer twiddles, (2, P, M) after the inner."""
-    otw_ptr = tw_ptr + 2 * M1 * M2
-    wr = _load_tile(otw_ptr + kp * M1 * M2, M1, M2)
-    wi = _load_tile(otw_ptr + (P + kp) * M1 * M2, M1, M2)
-    return yr * wr + yi * wi, yi * wr - yr * wi
+def _spectrum_tile(spec_ptr, kp, M, P: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
+                   CONJ: tl.constexpr):  # fmt: skip
+    """H[k] and H[k + M] (fp32) at the tile of frequencies k = kp + P·(k1 + M1·k2), read from the
+    Hermitian half stored in tile order (slot 0 holds H[0] and H[M], both real)."""
+    MI: tl.constexpr = M1 * M2
+    k1 = tl.arange(0, M1)[:, None]
+    k2 = tl.arange(0, M2)[None, :]
+    k = kp + P * (k1 + M1 * k2)
+    lo = spec_ptr + kp * MI + k1 * M2 + k2
+    lr = tl.load(lo).to(tl.float32)
+    li = tl.load(lo + M).to(tl.float32)
+    kk = (M - k) % M  # H[k + M] = conj(H[M - k])
+    ki = kk // P
+    hi = spec_ptr + (kk % P) * MI + (ki % M1) * M2 + ki // M1
+    hr = tl.load(hi).to(tl.float32)
+    hi_i = tl.load(hi + M).to(tl.float32)
+    dc = k == 0
+    hr = tl.where(dc, li, hr)  # H[M]
+    hi_i = tl.where(dc, 0.0, -hi_i)
+    li = tl.where(dc, 0.0, li)
+    if CONJ:
+        li = -li
+        hi_i = -hi_i
+    return lr, li, hr, hi_i
 
 
 @triton.jit
-def _conv_rows_kernel(x_ptr, y_ptr, bias_ptr, spec_ptr, f_ptr, tw_ptr, B, D, L, P,
-                      OUTER: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
+def _half_twiddle(tw_ptr, kp, P: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr):
+    """W_N^k on the tile k = kp + P·(k1 + M1·k2): W_N^kp · W_(2·M1·M2)^(k1 + M1·k2), fp32."""
+    MI: tl.constexpr = M1 * M2
+    half = tw_ptr + 2 * MI
+    ar = _tile(half, M1, M2, M2)
+    ai = _tile(half + MI, M1, M2, M2)
+    sr = tl.load(tw_ptr + 4 * MI + kp)
+    si = tl.load(tw_ptr + 4 * MI + P + kp)
+    return ar * sr - ai * si, ar * si + ai * sr
+
+
+@triton.jit
+def _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi):
+    """One complex half-size row C = E + i·O from the even/odd spectra A, B and the filter:
+    U = A ± W·B, Y = U·H at k and k + M, E = Y_k + Y_{k+M}, O = (Y_k - Y_{k+M})·conj(W)."""
+    wbr = wr * br - wi * bi
+    wbi = wr * bi + wi * br
+    ulr, uli = ar + wbr, ai + wbi
+    uhr, uhi = ar - wbr, ai - wbi
+    ylr, yli = ulr * lr - uli * li, ulr * li + uli * lr
+    yhr, yhi = uhr * hr - uhi * hi, uhr * hi + uhi * hr
+    dr, di = ylr - yhr, yli - yhi
+    return ylr + yhr - (di * wr - dr * wi), yli + yhi + (dr * wr + di * wi)
+
+
+@triton.jit
+def _corr_combine(gar, gai, gbr, gbi, xar, xai, xbr, xbi, wr, wi):
+    """As `_combine` with the filter replaced by conj(X): the spectra of the correlation."""
+    wgr, wgi = wr * gbr - wi * gbi, wr * gbi + wi * gbr
+    wxr, wxi = wr * xbr - wi * xbi, wr * xbi + wi * xbr
+    glr, gli, ghr, ghi = gar + wgr, gai + wgi, gar - wgr, gai - wgi
+    xlr, xli, xhr, xhi = xar + wxr, xai + wxi, xar - wxr, xai - wxi
+    ylr, yli = glr * xlr + gli * xli, gli * xlr - glr * xli
+    yhr, yhi = ghr * xhr + ghi * xhi, ghi * xhr - ghr * xhi
+    dr, di = ylr - yhr, yli - yhi
+    return ylr + yhr - (di * wr - dr * wi), yli + yhi + (dr * wr + di * wi)
+
+
+@triton.jit
+def _load_x(x_ptr, g_ptr, n, L, HAS_GATE: tl.constexpr):
+    """x[n] (times gate[n]) in x's dtype, zero at n >= L."""
+    x = tl.load(x_ptr + n, mask=n < L, other=0.0)
+    if HAS_GATE:
+        x = (x.to(tl.float32) * tl.load(g_ptr + n, mask=n < L, other=0.0).to(tl.float32)).to(
+            x.dtype
+        )
+    return x
+
+
+@triton.jit
+def _store_y(y_ptr, x, post_ptr, n, L, conv, bias, HAS_POST: tl.constexpr):
+    """y[n] = (conv + bias·x)·post[n] in y's dtype, for n < L."""
+    y = conv + bias * x.to(tl.float32)
+    if HAS_POST:
+        y = y * tl.load(post_ptr + n, mask=n < L, other=0.0).to(tl.float32)
+    tl.store(y_ptr + n, y.to(y_ptr.dtype.element_ty), mask=n < L)
+
+
+@triton.jit
+def _beta(amax, hsum):
+    """The inverse's scale: an upper bound of every partial sum of the output (1 when zero)."""
+    b = amax * hsum
+    return tl.where(b > 0, b, 1.0)
+
+
+# --- Register path: a row's two [M1, M2] tiles stay in registers ----------------------------------
+@triton.jit
+def _conv_rows_kernel(x_ptr, pre_ptr, post_ptr, y_ptr, bias_ptr, spec_ptr, scale_ptr, hsum_ptr,
+                      f_ptr, tw_ptr, B, D, L, HAS_PRE: tl.constexpr, HAS_POST: tl.constexpr,
+                      CONJ: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr, K1: tl.constexpr,
                       ROWS: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
-    """Per row: DFT, times the spectrum H[d, k_p], inverse DFT. Program: (d, k_p) x ROWS batch rows.
-
-    OUTER=False: real rows of u (B, D, L) in, y = conv + bias ⊙ u (B, D, L) out.
-    OUTER=True: complex scratch rows (B, D, P, 2, M) in, times the conjugate outer twiddle, written
-    back in place.
-    """
+    """y = IDFT(H · DFT(x)) + bias ⊙ x (times post) for ROWS rows of one channel.
+    x, y, pre, post: (B, D, L). Program: (row group, channel)."""
     M: tl.constexpr = M1 * M2
-    pid = tl.program_id(0)
-    d = (pid // P).to(tl.int64)
-    kp = pid % P
-    pos = tl.arange(0, M1)[:, None] * M2 + tl.arange(0, M2)[None, :]
-    f1r, f1i, f2r, f2i, twr, twi = _load_tables(f_ptr, tw_ptr, M1, M2)
-    hr = tl.load(spec_ptr + pid.to(tl.int64) * 2 * M + pos)
-    hi = tl.load(spec_ptr + pid.to(tl.int64) * 2 * M + M + pos)
-    beta = tl.load(bias_ptr + d).to(tl.float32)
-    b0 = tl.program_id(1) * ROWS
-    if OUTER:
-        stride_b = D * P * 2 * M
-        off = b0.to(tl.int64) * stride_b + (d * P + kp) * 2 * M
-    else:
-        stride_b = D * L
-        off = b0.to(tl.int64) * stride_b + d * L
+    d = tl.program_id(1).to(tl.int64)
+    lr, li, hr, hi = _spectrum_tile(spec_ptr + d * 2 * M, 0, M, 1, M1, M2, CONJ)
+    wr, wi = _half_twiddle(tw_ptr, 0, 1, M1, M2)
+    s = tl.load(scale_ptr + d) * 0.5  # stored spectrum's scale; 1/2 of the half-size identity
+    hsum = tl.load(hsum_ptr + d)
+    bias = tl.load(bias_ptr + d).to(tl.float32)
+    n = 2 * (tl.arange(0, K1)[:, None] * M2 + tl.arange(0, M2)[None, :])  # even samples
+    b0 = tl.program_id(0) * ROWS
+    off = b0.to(tl.int64) * D * L + d * L
     for _ in range(0, tl.minimum(B - b0, ROWS)):
-        if OUTER:
-            xr = tl.load(x_ptr + off + pos)
-            xi = tl.load(x_ptr + off + M + pos)
-            zr, zi = _dft(xr, xi, f1r, f1i, f2r, f2i, twr, twi, False, PREC)
-        else:
-            xr = tl.load(x_ptr + off + pos, mask=pos < L, other=0.0)
-            zr, zi = _dft(xr, xr, f1r, f1i, f2r, f2i, twr, twi, True, PREC)
-        pr = zr * hr - zi * hi
-        pi = zr * hi + zi * hr
-        if OUTER:
-            yr, yi = _idft(pr, pi, f1r, f1i, f2r, f2i, twr, twi, False, PREC)
-            yr, yi = _times_conj_outer(yr, yi, tw_ptr, kp, P, M1, M2)
-            tl.store(y_ptr + off + pos, yr.to(y_ptr.dtype.element_ty))
-            tl.store(y_ptr + off + M + pos, yi.to(y_ptr.dtype.element_ty))
-        else:
-            yr, yi = _idft(pr, pi, f1r, f1i, f2r, f2i, twr, twi, True, PREC)
-            y = yr + beta * xr.to(tl.float32)
-            tl.store(y_ptr + off + pos, y.to(y_ptr.dtype.element_ty), mask=pos < L)
-        off += stride_b
+        xe = _load_x(x_ptr + off, pre_ptr + off, n, L, HAS_PRE)
+        xo = _load_x(x_ptr + off, pre_ptr + off, n + 1, L, HAS_PRE)
+        amax = tl.maximum(tl.max(tl.abs(xe.to(tl.float32))), tl.max(tl.abs(xo.to(tl.float32))))
+        beta = _beta(amax, hsum)
+        ar, ai = _fwd_inner(xe, xe, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        br, bi = _fwd_inner(xo, xo, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
+        zr, zi = _inv_inner(cr * (s / beta), ci * (s / beta), f_ptr, tw_ptr, M1, M2, K1, PREC)
+        _store_y(y_ptr + off, xe, post_ptr + off, n, L, zr * beta, bias, HAS_POST)
+        _store_y(y_ptr + off, xo, post_ptr + off, n + 1, L, zi * beta, bias, HAS_POST)
+        off += D * L
 
 
 @triton.jit
-def _corr_rows_kernel(g_ptr, x_ptr, out_ptr, f_ptr, tw_ptr, B, D, L, P, scale,
-                      OUTER: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
-                      PREC: tl.constexpr):  # fmt: skip
-    """out[d] = IDFT(scale · sum_b DFT(g[b, d]) · conj(DFT(x[b, d]))). Program: (d, k_p), all of B.
-
-    OUTER=False: real rows (B, D, L) in, fp32 out (D, L). OUTER=True: complex scratch rows
-    (B, D, P, 2, M) in, out (D, P, 2, M) times the conjugate outer twiddle.
-    """
+def _corr_rows_kernel(g_ptr, gg_ptr, x_ptr, gx_ptr, out_ptr, f_ptr, tw_ptr, B, D, L,
+                      HAS_GG: tl.constexpr, HAS_GX: tl.constexpr, M1: tl.constexpr,
+                      M2: tl.constexpr, K1: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
+    """out[d, k] = sum_b sum_t g[b, d, t]·x[b, d, t - k] for k < L (fp32), with g and x times
+    their optional gates gg, gx. Program: one channel, all of B."""
     M: tl.constexpr = M1 * M2
-    pid = tl.program_id(0)
-    d = (pid // P).to(tl.int64)
-    kp = pid % P
-    pos = tl.arange(0, M1)[:, None] * M2 + tl.arange(0, M2)[None, :]
-    f1r, f1i, f2r, f2i, twr, twi = _load_tables(f_ptr, tw_ptr, M1, M2)
-    if OUTER:
-        stride_b = D * P * 2 * M
-        off = (d * P + kp) * 2 * M
-    else:
-        stride_b = D * L
-        off = d * L
+    d = tl.program_id(0).to(tl.int64)
+    wr, wi = _half_twiddle(tw_ptr, 0, 1, M1, M2)
+    n = 2 * (tl.arange(0, K1)[:, None] * M2 + tl.arange(0, M2)[None, :])
     acc_r = tl.zeros((M1, M2), dtype=tl.float32)
     acc_i = tl.zeros((M1, M2), dtype=tl.float32)
+    beta = 0.0
+    off = d * L
     for _ in range(0, B):
-        if OUTER:
-            gr = tl.load(g_ptr + off + pos)
-            gi = tl.load(g_ptr + off + M + pos)
-            gr, gi = _dft(gr, gi, f1r, f1i, f2r, f2i, twr, twi, False, PREC)
-            xr = tl.load(x_ptr + off + pos)
-            xi = tl.load(x_ptr + off + M + pos)
-            xr, xi = _dft(xr, xi, f1r, f1i, f2r, f2i, twr, twi, False, PREC)
+        ge = _load_x(g_ptr + off, gg_ptr + off, n, L, HAS_GG)
+        go = _load_x(g_ptr + off, gg_ptr + off, n + 1, L, HAS_GG)
+        xe = _load_x(x_ptr + off, gx_ptr + off, n, L, HAS_GX)
+        xo = _load_x(x_ptr + off, gx_ptr + off, n + 1, L, HAS_GX)
+        g1 = tl.sum(tl.abs(ge.to(tl.float32))) + tl.sum(tl.abs(go.to(tl.float32)))
+        xmax = tl.maximum(tl.max(tl.abs(xe.to(tl.float32))), tl.max(tl.abs(xo.to(tl.float32))))
+        beta += g1 * xmax  # bounds every lag of this row's correlation
+        gar, gai = _fwd_inner(ge, ge, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        gbr, gbi = _fwd_inner(go, go, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        xar, xai = _fwd_inner(xe, xe, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        xbr, xbi = _fwd_inner(xo, xo, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        cr, ci = _corr_combine(gar, gai, gbr, gbi, xar, xai, xbr, xbi, wr, wi)
+        acc_r += cr
+        acc_i += ci
+        off += D * L
+    beta = _beta(beta, 1.0)
+    s = M * 0.5 / beta  # G·conj(X) of averaged spectra is 1/M² of the true product; IDFT is 1/N
+    zr, zi = _inv_inner(acc_r * s, acc_i * s, f_ptr, tw_ptr, M1, M2, K1, PREC)
+    tl.store(out_ptr + d * L + n, zr * beta, mask=n < L)
+    tl.store(out_ptr + d * L + n + 1, zi * beta, mask=n + 1 < L)
+
+
+# --- Scratch path: three passes per row through a per-program slot in L2 --------------------------
+@triton.jit
+def _columns_fwd(x_ptr, gate_ptr, slot, f_ptr, tw_ptr, L, HAS_GATE: tl.constexpr,
+                 P: tl.constexpr, KP: tl.constexpr, MI: tl.constexpr, BM: tl.constexpr,
+                 PREC: tl.constexpr):  # fmt: skip
+    """Pass 1: averaged P-point DFTs down the columns of the even (j=0) and odd (j=1) rows,
+    times the outer twiddle W_M^(kp·m), into slot[j, kp, re/im, m]. Returns max|x|."""
+    fpr = _tile(f_ptr, P, KP, P)  # F_P / P, first KP columns (rows p >= KP of x are zero)
+    fpi = _tile(f_ptr + P * P, P, KP, P)
+    rows = tl.arange(0, P)[:, None]
+    amax = 0.0
+    for m0 in range(0, MI, BM):
+        m = m0 + tl.arange(0, BM)[None, :]
+        n = 2 * (tl.arange(0, KP)[:, None] * MI + m)
+        wr = tl.load(tw_ptr + rows * MI + m)
+        wi = tl.load(tw_ptr + P * MI + rows * MI + m)
+        for j in range(0, 2):
+            x = _load_x(x_ptr, gate_ptr, n + j, L, HAS_GATE)
+            amax = tl.maximum(amax, tl.max(tl.abs(x.to(tl.float32))))
+            zr = tl.dot(fpr, x, input_precision=PREC)
+            zi = tl.dot(fpi, x, input_precision=PREC)
+            out = slot + (j * P + rows) * 2 * MI + m
+            tl.store(out, (zr * wr - zi * wi).to(slot.dtype.element_ty))
+            tl.store(out + MI, (zr * wi + zi * wr).to(slot.dtype.element_ty))
+    return amax
+
+
+@triton.jit
+def _inner_fwd(slot, j, kp, f_ptr, tw_ptr, P: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
+               PREC: tl.constexpr):  # fmt: skip
+    """Pass 2's forward: the inner DFT of slot[j, kp] (complex [M1, M2]), fp32."""
+    MI: tl.constexpr = M1 * M2
+    src = slot + (j * P + kp) * 2 * MI
+    xr = _tile(src, M1, M2, M2)
+    xi = _tile(src + MI, M1, M2, M2)
+    return _fwd_inner(xr, xi, f_ptr, tw_ptr, M1, M2, M1, False, PREC)
+
+
+@triton.jit
+def _inner_inv_store(cr, ci, slot, kp, f_ptr, tw_ptr, otw_ptr, P: tl.constexpr,
+                     M1: tl.constexpr, M2: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
+    """Pass 2's inverse: inner inverse DFT of C, times conj(W_M^(kp·m)), into slot[0, kp]."""
+    MI: tl.constexpr = M1 * M2
+    zr, zi = _inv_inner(cr, ci, f_ptr, tw_ptr, M1, M2, M1, PREC)
+    wr = _tile(otw_ptr + kp * MI, M1, M2, M2)
+    wi = _tile(otw_ptr + P * MI + kp * MI, M1, M2, M2)
+    pos = tl.arange(0, M1)[:, None] * M2 + tl.arange(0, M2)[None, :]
+    dst = slot + kp * 2 * MI + pos
+    tl.debug_barrier()  # every thread has read slot[0, kp] before any overwrites it
+    tl.store(dst, (zr * wr + zi * wi).to(slot.dtype.element_ty))
+    tl.store(dst + MI, (zi * wr - zr * wi).to(slot.dtype.element_ty))
+
+
+@triton.jit
+def _columns_inv(slot, x_ptr, pre_ptr, post_ptr, y_ptr, f_ptr, L, beta, bias,
+                 HAS_PRE: tl.constexpr, HAS_POST: tl.constexpr, BIAS: tl.constexpr,
+                 P: tl.constexpr, HP: tl.constexpr, MI: tl.constexpr, BM: tl.constexpr,
+                 PREC: tl.constexpr):  # fmt: skip
+    """Pass 3: inverse P-point DFTs of slot[0] (rows p < HP: the first half, the used outputs);
+    real part -> even samples, imaginary -> odd; times beta, + bias·x, times post, stored.
+    BIAS=False: y is fp32 (D, L) output of the correlation, no gates."""
+    gpr = _tile(f_ptr, HP, P, P)  # conj(F_P), unnormalised, first HP rows
+    gpi = _tile(f_ptr + P * P, HP, P, P)
+    rows = tl.arange(0, P)[:, None]
+    for m0 in range(0, MI, BM):
+        m = m0 + tl.arange(0, BM)[None, :]
+        src = slot + rows * 2 * MI + m
+        yr, yi = _cdot(gpr, gpi, tl.load(src), tl.load(src + MI), PREC)
+        n = 2 * (tl.arange(0, HP)[:, None] * MI + m)
+        if BIAS:
+            xe = _load_x(x_ptr, pre_ptr, n, L, HAS_PRE)
+            xo = _load_x(x_ptr, pre_ptr, n + 1, L, HAS_PRE)
+            _store_y(y_ptr, xe, post_ptr, n, L, yr * beta, bias, HAS_POST)
+            _store_y(y_ptr, xo, post_ptr, n + 1, L, yi * beta, bias, HAS_POST)
         else:
-            g = tl.load(g_ptr + off + pos, mask=pos < L, other=0.0)
-            gr, gi = _dft(g, g, f1r, f1i, f2r, f2i, twr, twi, True, PREC)
-            x = tl.load(x_ptr + off + pos, mask=pos < L, other=0.0)
-            xr, xi = _dft(x, x, f1r, f1i, f2r, f2i, twr, twi, True, PREC)
-        acc_r += gr * xr + gi * xi
-        acc_i += gi * xr - gr * xi
-        off += stride_b
-    acc_r *= scale
-    acc_i *= scale
-    if OUTER:
-        yr, yi = _idft(acc_r, acc_i, f1r, f1i, f2r, f2i, twr, twi, False, PREC)
-        yr, yi = _times_conj_outer(yr, yi, tw_ptr, kp, P, M1, M2)
-        out = pid.to(tl.int64) * 2 * M + pos
-        tl.store(out_ptr + out, yr.to(out_ptr.dtype.element_ty))
-        tl.store(out_ptr + out + M, yi.to(out_ptr.dtype.element_ty))
-    else:
-        yr, yi = _idft(acc_r, acc_i, f1r, f1i, f2r, f2i, twr, twi, True, PREC)
-        tl.store(out_ptr + d * L + pos, yr, mask=pos < L)
+            tl.store(y_ptr + n, yr * beta, mask=n < L)
+            tl.store(y_ptr + n + 1, yi * beta, mask=n + 1 < L)
 
 
 @triton.jit
-def _col_dft_kernel(x_ptr, z_ptr, f_ptr, tw_ptr, L, D, stride_xb, M: tl.constexpr,
-                    P: tl.constexpr, BM: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
-    """z[r, k_p, :, m] = W_N^(k_p·m) · sum_p F_P[k_p, p] x[r, M·p + m] (re, im), for BM columns m.
-
-    x: (B, D, L) rows of length L, batch stride stride_xb; z: (B, D, P, 2, M); r = (b, d).
-    """
-    r = tl.program_id(0)
-    p = tl.arange(0, P)[:, None]
-    m = tl.program_id(1) * BM + tl.arange(0, BM)[None, :]
-    n = p * M + m
-    row = (r // D).to(tl.int64) * stride_xb + (r % D).to(tl.int64) * L
-    x = tl.load(x_ptr + row + n, mask=n < L, other=0.0)
-    zr = tl.dot(_load_tile(f_ptr, P, P), x, input_precision=PREC)
-    zi = tl.dot(_load_tile(f_ptr + P * P, P, P), x, input_precision=PREC)
-    wr = tl.load(tw_ptr + 2 * M + n)  # the outer twiddles follow the inner ones
-    wi = tl.load(tw_ptr + 2 * M + P * M + n)
-    out = z_ptr + r.to(tl.int64) * 2 * P * M + p * 2 * M + m
-    tl.store(out, (zr * wr - zi * wi).to(z_ptr.dtype.element_ty))
-    tl.store(out + M, (zr * wi + zi * wr).to(z_ptr.dtype.element_ty))
+def _conv_scratch_kernel(x_ptr, pre_ptr, post_ptr, y_ptr, bias_ptr, spec_ptr, scale_ptr, hsum_ptr,
+                         f_ptr, tw_ptr, scratch_ptr, B, D, L, HAS_PRE: tl.constexpr,
+                         HAS_POST: tl.constexpr, CONJ: tl.constexpr, P: tl.constexpr,
+                         KP: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr, BM: tl.constexpr,
+                         PREC: tl.constexpr):  # fmt: skip
+    """As `_conv_rows_kernel` for M = P·M1·M2 > one tile. Persistent: program i does rows
+    i, i + programs, ... (channel-major, so concurrent programs share a channel's spectrum in L2)
+    in its own scratch slot of 4M elements."""
+    MI: tl.constexpr = M1 * M2
+    M: tl.constexpr = P * MI
+    fp = f_ptr + 4 * M1 * M1 + 4 * M2 * M2  # F_P / P, then conj(F_P)
+    otw = tw_ptr + 4 * MI + 2 * P  # outer twiddles W_M^(kp·m)
+    slot = scratch_ptr + tl.program_id(0).to(tl.int64) * 4 * M
+    for r in range(tl.program_id(0), B * D, tl.num_programs(0)):
+        d = tl.cast(r // B, tl.int64)
+        off = tl.cast(r % B, tl.int64) * D * L + d * L
+        amax = _columns_fwd(x_ptr + off, pre_ptr + off, slot, fp, otw, L, HAS_PRE,
+                            P, KP, MI, BM, PREC)  # fmt: skip
+        beta = _beta(amax, tl.load(hsum_ptr + d))
+        s = tl.load(scale_ptr + d) * 0.5 / beta
+        tl.debug_barrier()
+        for kp in range(0, P):
+            ar, ai = _inner_fwd(slot, 0, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+            br, bi = _inner_fwd(slot, 1, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+            lr, li, hr, hi = _spectrum_tile(spec_ptr + d * 2 * M, kp, M, P, M1, M2, CONJ)
+            wr, wi = _half_twiddle(tw_ptr, kp, P, M1, M2)
+            cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
+            _inner_inv_store(cr * s, ci * s, slot, kp, f_ptr, tw_ptr, otw, P, M1, M2, PREC)
+        tl.debug_barrier()
+        bias = tl.load(bias_ptr + d).to(tl.float32)
+        _columns_inv(slot, x_ptr + off, pre_ptr + off, post_ptr + off, y_ptr + off,
+                     fp + 2 * P * P, L, beta, bias, HAS_PRE, HAS_POST, True,
+                     P, KP, MI, BM, PREC)  # fmt: skip
+        tl.debug_barrier()  # the slot is read before the next row's pass 1 writes it
 
 
 @triton.jit
-def _col_idft_kernel(z_ptr, f_ptr, x_ptr, bias_ptr, y_ptr, L, D, stride_b,
-                     HAS_BIAS: tl.constexpr, M: tl.constexpr, P: tl.constexpr,
-                     BM: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
-    """y[r, M·p + m] = Re sum_k conj(F_P)[p, k] z[r, k, :, m] (+ bias ⊙ x), for BM columns m.
+def _corr_scratch_kernel(g_ptr, gg_ptr, x_ptr, gx_ptr, out_ptr, f_ptr, tw_ptr, scratch_ptr,
+                         acc_ptr, B, D, L, HAS_GG: tl.constexpr, HAS_GX: tl.constexpr,
+                         P: tl.constexpr, KP: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
+                         BM: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
+    """As `_corr_rows_kernel` for M > one tile. Persistent over channels; per program a scratch
+    slot (8M elements: g's and x's column DFTs) and an fp32 accumulator of 2M."""
+    MI: tl.constexpr = M1 * M2
+    M: tl.constexpr = P * MI
+    fp = f_ptr + 4 * M1 * M1 + 4 * M2 * M2
+    otw = tw_ptr + 4 * MI + 2 * P
+    slot = scratch_ptr + tl.program_id(0).to(tl.int64) * 8 * M
+    acc = acc_ptr + tl.program_id(0).to(tl.int64) * 2 * M
+    pos = tl.arange(0, M1)[:, None] * M2 + tl.arange(0, M2)[None, :]
+    stride_b = tl.cast(D, tl.int64) * L
+    for d in range(tl.program_id(0), D, tl.num_programs(0)):
+        beta = 0.0
+        for b in range(0, B):
+            off = b * stride_b + tl.cast(d, tl.int64) * L
+            gmax = _columns_fwd(g_ptr + off, gg_ptr + off, slot, fp, otw, L, HAS_GG,
+                                P, KP, MI, BM, PREC)  # fmt: skip
+            xmax = _columns_fwd(x_ptr + off, gx_ptr + off, slot + 4 * M, fp, otw, L, HAS_GX,
+                                P, KP, MI, BM, PREC)  # fmt: skip
+            beta += gmax * xmax * L  # sum|g| <= L·max|g|: bounds every lag of this row
+            tl.debug_barrier()
+            for kp in range(0, P):
+                gar, gai = _inner_fwd(slot, 0, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+                gbr, gbi = _inner_fwd(slot, 1, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+                xar, xai = _inner_fwd(slot + 4 * M, 0, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+                xbr, xbi = _inner_fwd(slot + 4 * M, 1, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
+                wr, wi = _half_twiddle(tw_ptr, kp, P, M1, M2)
+                cr, ci = _corr_combine(gar, gai, gbr, gbi, xar, xai, xbr, xbi, wr, wi)
+                a = acc + kp * 2 * MI + pos
+                if b > 0:  # written for the previous row, before the barrier that ended it
+                    cr += tl.load(a)
+                    ci += tl.load(a + MI)
+                tl.store(a, cr)
+                tl.store(a + MI, ci)
+            tl.debug_barrier()
+        beta = _beta(beta, 1.0)
+        s = M * 0.5 / beta
+        for kp in range(0, P):
+            a = acc + kp * 2 * MI + pos
+            _inner_inv_store(tl.load(a) * s, tl.load(a + MI) * s, slot, kp, f_ptr, tw_ptr, otw,
+                             P, M1, M2, PREC)  # fmt: skip
+        tl.debug_barrier()
+        _columns_inv(slot, g_ptr, g_ptr, g_ptr, out_ptr + tl.cast(d, tl.int64) * L, fp + 2 * P * P,
+                     L, beta, 0.0, False, False, False, P, KP, MI, BM, PREC)  # fmt: skip
+        tl.debug_barrier()
 
-    z: (B, D, P, 2, M); x and y: (B, D, L) rows of length L, batch stride stride_b; r = (b, d).
-    """
-    r = tl.program_id(0)
-    d = (r % D).to(tl.int64)
-    row = (r // D).to(tl.int64) * stride_b + d * L
-    p = tl.arange(0, P)[:, None]
-    m = tl.program_id(1) * BM + tl.arange(0, BM)[None, :]
-    n = p * M + m
-    z = z_ptr + r.to(tl.int64) * 2 * P * M + p * 2 * M + m
-    y = tl.dot(_load_tile(f_ptr, P, P), tl.load(z), input_precision=PREC)
-    y = tl.dot(_load_tile(f_ptr + P * P, P, P), tl.load(z + M), y, input_precision=PREC)
-    if HAS_BIAS:
-        x = tl.load(x_ptr + row + n, mask=n < L, other=0.0)
-        y += tl.load(bias_ptr + d).to(tl.float32) * x.to(tl.float32)
-    tl.store(y_ptr + row + n, y.to(y_ptr.dtype.element_ty), mask=n < L)
 
-
-@dataclass(frozen=True)
-class Plan:
-    """FFT size n = p · m1 · m2; p == 1 means one fused row kernel, no column kernels."""
-
-    n: int
-    p: int
-    m1: int
-    m2: int
-
-    @property
-    def m(self) -> int:
-        return self.m1 * self.m2
-
-
-def plan_for(L: int) -> Plan:
-    """The FFT size (power of two >= 2L - 1) and its factors for sequences of length L."""
-    fused_max = FUSED_MAX_N  # read at call time, so a test can lower it
-    n = max(next_power_of_2(2 * L - 1), MIN_N)
-    m = n if n <= fused_max else max(min(fused_max, n // MIN_P), MIN_N)
-    p = n // m
-    if p != 1 and not MIN_P <= p <= MAX_P:
-        raise ValueError(f"L={L}: FFT size {n} is not P x M, {MIN_P} <= P <= {MAX_P}, M <= {m}")
-    m1 = 1 << (m.bit_length() - 1) // 2  # m1 <= m2, both powers of two >= 16
-    return Plan(n, p, m1, m // m1)
-
-
-def _roots(rows: int, cols: int, n: int, scale: float = 1.0) -> torch.Tensor:
-    """exp(-2πi jk/n) · scale for j < rows, k < cols: float64 (2, rows, cols), real then imag."""
+# --- Tables and the filter spectrum ---------------------------------------------------------------
+def _roots(rows: int, cols: int, n: int) -> torch.Tensor:
+    """exp(-2πi jk/n) for j < rows, k < cols: float64 (2, rows, cols), real then imaginary."""
     jk = torch.outer(torch.arange(rows, dtype=torch.int64), torch.arange(cols, dtype=torch.int64))
     angle = (jk % n).double() * (-2 * math.pi / n)
-    return torch.stack((torch.cos(angle), torch.sin(angle))) * scale
+    return torch.stack((torch.cos(angle), torch.sin(angle)))
 
 
 @functools.lru_cache(maxsize=32)
 def _tables(plan: Plan, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """Flat tables the kernels read: unitary F_M1 then F_M2 (dot dtype); inner (2, M1, M2) then
-    outer (2, P, M) twiddles (fp32); unitary F_P (dot dtype)."""
-    dft = lambda k: _roots(k, k, k, 1 / math.sqrt(k)).reshape(-1)  # noqa: E731
-    twiddles = (_roots(plan.m1, plan.m2, plan.m), _roots(plan.p, plan.m, plan.n))
-    return (
-        torch.cat((dft(plan.m1), dft(plan.m2))).to(device, dtype),
-        torch.cat([t.reshape(-1) for t in twiddles]).to(device, torch.float32),
-        dft(plan.p).to(device, dtype),
-    )
+    """(DFT matrices in the dot dtype, twiddles in fp32), flat, in the order the kernels read:
+    F_M1/M1, F_M2/M2, conj(F_M1), conj(F_M2), F_P/P, conj(F_P); inner W_MI^(k1·n2), half
+    W_(2MI)^(k1 + M1·k2), W_N^kp, outer W_M^(kp·m)."""
+    conj = torch.tensor([1.0, -1.0], dtype=torch.float64)[:, None, None]
+    mats = []
+    for scale in (True, False):
+        for r in (plan.m1, plan.m2):
+            mats.append(_roots(r, r, r) / r if scale else _roots(r, r, r) * conj)
+    mats += [_roots(plan.p, plan.p, plan.p) / plan.p, _roots(plan.p, plan.p, plan.p) * conj]
+    mi = plan.inner
+    k = (torch.arange(plan.m1)[:, None] + plan.m1 * torch.arange(plan.m2)[None, :]).reshape(-1)
+    half = _roots(1, 1, 1).new_empty(2, mi)
+    angle = k.double() * (-2 * math.pi / (2 * mi))
+    half[0], half[1] = torch.cos(angle), torch.sin(angle)
+    tws = [_roots(plan.m1, plan.m2, mi), half, _roots(2, plan.p, plan.n)[:, 1]]
+    tws.append(_roots(plan.p, mi, plan.m))
+    flat = lambda ts: torch.cat([t.reshape(-1) for t in ts])  # noqa: E731
+    return flat(mats).to(device, dtype), flat(tws).to(device, torch.float32)
 
 
-def _spectrum(h: torch.Tensor, plan: Plan, conj: bool) -> torch.Tensor:
-    """torch.fft.fft of h in fp32 in the kernels' order, (D, P, 2, M): [d, k_p, ·, k1·M2 + k2]
-    holds H[k_p + P·(k1 + M1·k2)], real then imag (conjugated for `conj`)."""
-    ar = lambda k: torch.arange(k, device=h.device)  # noqa: E731
-    k = ar(plan.p)[:, None, None] + plan.p * (ar(plan.m1)[:, None] + plan.m1 * ar(plan.m2))
-    hf = torch.fft.fft(h.float(), n=plan.n)[:, k.reshape(plan.p, -1)]
-    return torch.stack((hf.real, -hf.imag if conj else hf.imag), dim=2).contiguous()
+def _tile_order(plan: Plan, device: torch.device) -> torch.Tensor:
+    """Address in the kernels' tile order of each frequency k < M: kp·MI + k1·M2 + k2."""
+    k = torch.arange(plan.m, device=device)
+    ki = k // plan.p
+    return (k % plan.p) * plan.inner + (ki % plan.m1) * plan.m2 + ki // plan.m1
 
 
-def _row_meta(plan: Plan, dtype: torch.dtype) -> dict:
-    # 8 warps from [32, 64] up: the fp32 tiles of a row exceed what 4 warps hold in registers.
-    warps = 4 if plan.m <= 1024 else 8
+@dataclass(frozen=True)
+class Spectrum:
+    """A filter's spectrum as the kernels read it, computed once per forward and kept for the
+    backward: Hermitian half (D, 2, M) in tile order, scaled to max 1 per channel (`scale`), in
+    the dot dtype; `hsum` = sum|h| per channel (fp32), the bound used for fp16 range."""
+
+    plan: Plan
+    seqlen: int
+    values: torch.Tensor
+    scale: torch.Tensor
+    hsum: torch.Tensor
+
+
+def filter_spectrum(h: torch.Tensor, seqlen: int, dtype: torch.dtype) -> Spectrum:
+    """The spectrum of h (D, L) for inputs of length `seqlen` in `dtype` (torch.fft in fp32)."""
+    plan = plan_for(seqlen)
+    with torch.no_grad():
+        hf = torch.fft.rfft(h.detach().float(), n=plan.n)
+        packed = torch.view_as_real(hf[:, : plan.m]).clone()
+        packed[:, 0, 1] = hf[:, plan.m].real  # H[0] and H[M] are real: one slot holds both
+        scale = packed.abs().amax(dim=(1, 2)).clamp_min(torch.finfo(torch.float32).tiny)
+        values = torch.empty(h.shape[0], 2, plan.m, device=h.device, dtype=dtype)
+        values[:, :, _tile_order(plan, h.device)] = (
+            (packed / scale[:, None, None]).transpose(1, 2).to(dtype)
+        )
+        hsum = h.detach().float().abs().sum(-1)
+    return Spectrum(plan, seqlen, values, scale.contiguous(), hsum.contiguous())
+
+
+# --- Launchers ------------------------------------------------------------------------------------
+def _meta(plan: Plan, dtype: torch.dtype) -> dict:
+    warps = 4 if plan.inner <= SMALL_TILE else 8
     return dict(M1=plan.m1, M2=plan.m2, PREC=dot_precision(dtype), num_warps=warps)
 
 
-def _col_meta(plan: Plan, dtype: torch.dtype) -> tuple[int, dict]:
-    bm = max(16, COL_TILE // plan.p)
-    return bm, dict(M=plan.m, P=plan.p, BM=bm, PREC=dot_precision(dtype), num_warps=4)
+def _scratch_meta(plan: Plan, dtype: torch.dtype) -> dict:
+    # num_stages=1: no software pipelining, so no load is hoisted across a barrier.
+    bm = min(COL_BLOCK, plan.inner)
+    return dict(_meta(plan, dtype), P=plan.p, KP=half_or_all(plan.p), BM=bm, num_stages=1)
 
 
-def _channel_chunks(B: int, D: int, plan: Plan) -> list[tuple[int, int]]:
-    """Channel ranges [d0, d1) whose scratch of B·(d1 - d0)·2N elements fits MAX_SCRATCH_ELEMS."""
-    step = max(1, MAX_SCRATCH_ELEMS // (B * 2 * plan.n))
-    return [(d0, min(d0 + step, D)) for d0 in range(0, D, step)]
-
-
-def _col_dft(x: torch.Tensor, plan: Plan, tables) -> torch.Tensor:
-    """Column DFTs of x (B, Dc, L), a channel slice with contiguous rows: (B, Dc, P, 2, M)."""
-    B, Dc, L = x.shape
-    z = torch.empty((B, Dc, plan.p, 2, plan.m), device=x.device, dtype=x.dtype)
-    bm, meta = _col_meta(plan, x.dtype)
-    _col_dft_kernel[(B * Dc, plan.m // bm)](x, z, tables[2], tables[1], L, Dc, x.stride(0), **meta)
-    return z
-
-
-def _col_idft(z: torch.Tensor, plan: Plan, tables, y: torch.Tensor, x=None, bias=None) -> None:
-    """y (B, Dc, L) = inverse column DFTs of z (B, Dc, P, 2, M), plus bias ⊙ x when x is given."""
-    B, Dc, L = y.shape
-    bm, meta = _col_meta(plan, z.dtype)
-    has_bias = x is not None
-    x, bias = (x, bias) if has_bias else (y, y)  # unused pointers when there is no bias
-    _col_idft_kernel[(B * Dc, plan.m // bm)](
-        z, tables[2], x, bias, y, L, Dc, y.stride(0), HAS_BIAS=has_bias, **meta
-    )
-
-
-def _conv(x: torch.Tensor, spec: torch.Tensor, bias: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """y = IDFT(spec · DFT(x)) + bias ⊙ x for contiguous x (B, D, L); y like x."""
+def conv(
+    x: torch.Tensor,
+    spec: Spectrum,
+    bias: torch.Tensor,
+    pre: torch.Tensor | None = None,
+    post: torch.Tensor | None = None,
+    anticausal: bool = False,
+) -> torch.Tensor:
+    """y = post ⊙ (h * (pre ⊙ x) + bias ⊙ (pre ⊙ x)) for contiguous x (B, D, L), y like x;
+    `anticausal` correlates with h instead (the conjugate spectrum: grad_u)."""
     B, D, L = x.shape
     y = torch.empty_like(x)
-    tables = _tables(plan, x.dtype, x.device)
-    meta = dict(_row_meta(plan, x.dtype), ROWS=ROWS_PER_PROGRAM)
-    rows = triton.cdiv(B, ROWS_PER_PROGRAM)
+    plan = spec.plan
+    mats, tws = _tables(plan, x.dtype, x.device)
+    gates = (x if pre is None else pre, x if post is None else post)
+    args = (x, *gates, y, bias, spec.values, spec.scale, spec.hsum, mats, tws)
+    flags = dict(HAS_PRE=pre is not None, HAS_POST=post is not None, CONJ=anticausal)
     if plan.p == 1:
-        args = (x, y, bias, spec, *tables[:2], B, D, L, 1)
-        _conv_rows_kernel[(D, rows)](*args, OUTER=False, **meta)
+        meta = dict(_meta(plan, x.dtype), K1=half_or_all(plan.m1), ROWS=ROWS_PER_PROGRAM)
+        grid = (triton.cdiv(B, ROWS_PER_PROGRAM), D)
+        _conv_rows_kernel[grid](*args, B, D, L, **flags, **meta)
         return y
-    for d0, d1 in _channel_chunks(B, D, plan):
-        z = _col_dft(x[:, d0:d1], plan, tables)
-        args = (z, z, bias[d0:d1], spec[d0:d1], *tables[:2], B, d1 - d0, L, plan.p)
-        _conv_rows_kernel[((d1 - d0) * plan.p, rows)](*args, OUTER=True, **meta)
-        _col_idft(z, plan, tables, y[:, d0:d1], x[:, d0:d1], bias[d0:d1])
+    programs = scratch_programs(x.device, B * D)
+    scratch = torch.empty(programs * 4 * plan.m, device=x.device, dtype=x.dtype)
+    meta = _scratch_meta(plan, x.dtype)
+    _conv_scratch_kernel[(programs,)](*args, scratch, B, D, L, **flags, **meta)
     return y
 
 
-def _correlate(g: torch.Tensor, x: torch.Tensor, plan: Plan) -> torch.Tensor:
-    """out[d, k] = sum_b sum_t g[b, d, t] x[b, d, t - k] for k < L, fp32 (D, L); g, x contiguous."""
+def correlate(
+    g: torch.Tensor,
+    x: torch.Tensor,
+    spec: Spectrum,
+    g_gate: torch.Tensor | None = None,
+    x_gate: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """out[d, k] = sum_b sum_t (g·g_gate)[b, d, t]·(x·x_gate)[b, d, t - k], k < L; fp32 (D, L)."""
     B, D, L = x.shape
+    plan = spec.plan
     out = torch.empty((D, L), device=x.device, dtype=torch.float32)
-    tables = _tables(plan, x.dtype, x.device)
-    meta = _row_meta(plan, x.dtype)
-    scale = math.sqrt(plan.n)  # two unitary forward DFTs and a unitary inverse: 1/N -> 1/sqrt(N)
+    mats, tws = _tables(plan, x.dtype, x.device)
+    gates = (g if g_gate is None else g_gate, x if x_gate is None else x_gate)
+    args = (g, gates[0], x, gates[1], out, mats, tws)
+    flags = dict(HAS_GG=g_gate is not None, HAS_GX=x_gate is not None)
     if plan.p == 1:
-        _corr_rows_kernel[(D,)](g, x, out, *tables[:2], B, D, L, 1, scale, OUTER=False, **meta)
+        meta = dict(_meta(plan, x.dtype), K1=half_or_all(plan.m1))
+        _corr_rows_kernel[(D,)](*args, B, D, L, **flags, **meta)
         return out
-    for d0, d1 in _channel_chunks(2 * B, D, plan):  # two scratch buffers: g's and x's
-        zg, zx = _col_dft(g[:, d0:d1], plan, tables), _col_dft(x[:, d0:d1], plan, tables)
-        e = torch.empty_like(zg[:1])  # (1, Dc, P, 2, M): summed over the batch
-        args = (zg, zx, e, *tables[:2], B, d1 - d0, L, plan.p, scale)
-        _corr_rows_kernel[((d1 - d0) * plan.p,)](*args, OUTER=True, **meta)
-        _col_idft(e, plan, tables, out[None, d0:d1])
+    programs = scratch_programs(x.device, D)
+    scratch = torch.empty(programs * 8 * plan.m, device=x.device, dtype=x.dtype)
+    acc = torch.empty(programs * 2 * plan.m, device=x.device, dtype=torch.float32)
+    meta = _scratch_meta(plan, x.dtype)
+    _corr_scratch_kernel[(programs,)](*args, scratch, acc, B, D, L, **flags, **meta)
     return out
 
 
-class MonarchCausalConv(torch.autograd.Function):
-    """Forward and backward both run the Triton kernels above; grads in the inputs' dtypes.
+# --- The strategy, as triton_gated calls it (prepare, conv, correlate) ----------------------------
+FIRST_KERNEL = _conv_rows_kernel  # where the kernels were built for (GPU or interpreter)
 
-    grad_u = IDFT(conj(H)·DFT(grad_y)) + bias ⊙ grad_y (an anti-causal correlation with h);
-    grad_h = IDFT(sum_b DFT(grad_y)·conj(DFT(u))), the batch summed in the frequency domain;
-    grad_bias is lag 0 of that correlation.
-    """
 
-    @staticmethod
-    def forward(ctx, u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        check_inputs(u, h, bias)
-        require_runnable(_conv_rows_kernel, u, h, bias)
-        u, bias = u.contiguous(), bias.contiguous()
-        ctx.plan = plan_for(u.shape[-1])
-        ctx.save_for_backward(u, h, bias)
-        return _conv(u, _spectrum(h, ctx.plan, conj=False), bias, ctx.plan)
-
-    @staticmethod
-    def backward(ctx, grad_y: torch.Tensor):
-        u, h, bias = ctx.saved_tensors
-        grad_y = grad_y.to(u.dtype).contiguous()
-        grad_u = grad_h = grad_bias = None
-        if ctx.needs_input_grad[0]:
-            grad_u = _conv(grad_y, _spectrum(h, ctx.plan, conj=True), bias, ctx.plan)
-        if ctx.needs_input_grad[1] or ctx.needs_input_grad[2]:
-            gh = _correlate(grad_y, u, ctx.plan)
-            grad_h, grad_bias = gh.to(h.dtype), gh[:, 0].to(bias.dtype)
-        return grad_u, grad_h, grad_bias
+def prepare(h: torch.Tensor, seqlen: int, batch: int, dtype: torch.dtype) -> Spectrum:
+    """The filter as this strategy's kernels read it: its spectrum."""
+    return filter_spectrum(h, seqlen, dtype)
 
 
 def causal_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """y[b,d,t] = sum_{s<=t} h[d,s] u[b,d,t-s] + bias[d] u[b,d,t], differentiable, in u's dtype."""
-    return MonarchCausalConv.apply(u, h, bias)
+    from . import triton_gated
+
+    return triton_gated.gated_conv(u, h, bias, strategy="monarch")

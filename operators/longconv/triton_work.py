@@ -1,0 +1,201 @@
+"""What the Triton long convolutions issue: their FFT plans, and the FLOPs and HBM bytes each
+strategy's kernels move for a shape. Pure arithmetic (no torch, no triton), so reports can draw a
+roofline from a results row and the kernels share one definition of their plan.
+
+FLOPs count what the kernels issue to `tl.dot` (2 per multiply-add, padding included), not the
+function computed; element-wise work (twiddles, spectrum products, casts) is left out: it runs on
+CUDA cores beside the matmuls and is a few percent of the count. Bytes are HBM traffic under the
+design's assumption that what one program (or the concurrent programs of one channel) rereads is
+served by L2; the traffic that is meant to stay in L2 (the FFT scratch) is given separately.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Bytes per element of each precision name (operators.config.DTYPES).
+ELEMENT_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2, "fp64": 8}
+
+# --- The FFT plan (triton_monarch) ----------------------------------------------------------------
+# A real FFT of size N = the power of two >= 2L - 1 runs as two complex-free half-size transforms
+# of M = N/2 points (even and odd samples), each a Bailey decomposition M = P x M1 x M2.
+# tl.dot needs every dimension >= 16: the smallest half-size transform is 16 x 16.
+MIN_M = 256
+# Largest [M1, M2] tile the kernels hold in registers (the "inner" transform): at 8 warps the
+# spectrum, both transformed rows and the tables of a [32, 64] tile stay in registers
+# (TRITON_NOTES.md, ptxas for sm_90). Up to this size a row is done with no scratch at all.
+MAX_INNER = 2048
+# Outer (column) radix P when M > MAX_INNER: >= 16 for tl.dot, <= 128 so L <= 128 x 2048 = 256k
+# half-size points (L <= 256k); the benchmark goes to 128k.
+MIN_P, MAX_P = 16, 128
+MAX_SEQLEN = MAX_P * MAX_INNER
+
+
+def half_or_all(r: int) -> int:
+    """Rows of a radix-r stage that carry data when half its input (or output) is known to be
+    zero (unused): r/2, unless that is below tl.dot's minimum of 16."""
+    return r // 2 if r // 2 >= 16 else r
+
+
+@dataclass(frozen=True)
+class Plan:
+    """FFT size n; half-size m = p · m1 · m2; p == 1: one row in registers, no scratch."""
+
+    n: int
+    p: int
+    m1: int
+    m2: int
+
+    @property
+    def m(self) -> int:
+        return self.n // 2
+
+    @property
+    def inner(self) -> int:
+        return self.m1 * self.m2
+
+    def dot_flops(self) -> tuple[int, int]:
+        """(forward, inverse) tl.dot FLOPs per row for the two half-size transforms: forward of
+        the even and odd rows (real, half of them zero), inverse of the one complex row whose
+        real and imaginary parts are the even and odd outputs (half of them used)."""
+        m = self.m
+        if self.p == 1:  # stage A real with zero rows skipped, stage B complex; two rows each
+            fwd = 8 * half_or_all(self.m1) * m + 16 * self.m2 * m
+            inv = 8 * self.m2 * m + 8 * half_or_all(self.m1) * m
+        else:  # the column stage is the real, half-zero one; both inner stages complex
+            fwd = 8 * half_or_all(self.p) * m + 16 * (self.m1 + self.m2) * m
+            inv = 8 * (self.m1 + self.m2) * m + 8 * half_or_all(self.p) * m
+        return fwd, inv
+
+
+def _candidates(n: int) -> list[Plan]:
+    """Every valid factorisation of the half size n/2: registers only (p = 1) when it fits,
+    else MIN_P <= p <= MAX_P columns of an inner tile of at most MAX_INNER points."""
+    m = n // 2
+    outer = [1] if m <= MAX_INNER else [p for p in (16, 32, 64, 128) if MIN_P <= p <= MAX_P]
+    plans = []
+    for p in outer:
+        inner = m // p
+        if MIN_M <= inner <= MAX_INNER:
+            m1 = 16
+            while m1 <= inner // 16:
+                plans.append(Plan(n, p, m1, inner // m1))
+                m1 *= 2
+    return plans
+
+
+def plan_for(L: int) -> Plan:
+    """The plan with the fewest issued FLOPs for length L (ties: the smaller m1)."""
+    if L < 1:
+        raise ValueError(f"L={L}: need L >= 1")
+    n = max(1 << (2 * L - 2).bit_length(), 2 * MIN_M)
+    plans = _candidates(n)
+    if not plans:
+        raise ValueError(f"L={L}: FFT size {n} exceeds the largest plan (L <= {MAX_SEQLEN})")
+    return min(plans, key=lambda pl: (sum(pl.dot_flops()), pl.m1))
+
+
+# --- Issued work ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Work:
+    """FLOPs issued to tl.dot, HBM bytes, and bytes meant to stay in L2 (scratch, rereads)."""
+
+    flops: float
+    hbm_bytes: float
+    l2_bytes: float
+
+    def __add__(self, other: Work) -> Work:
+        return Work(
+            self.flops + other.flops,
+            self.hbm_bytes + other.hbm_bytes,
+            self.l2_bytes + other.l2_bytes,
+        )
+
+
+def _check(dtype: str, mode: str) -> int:
+    if dtype not in ELEMENT_BYTES or mode not in ("fwd", "fwd_bwd"):
+        raise ValueError(f"dtype {dtype!r} or mode {mode!r} unknown")
+    return ELEMENT_BYTES[dtype]
+
+
+# Rows of one channel per register-path program (triton_monarch.ROWS_PER_PROGRAM).
+ROWS_PER_PROGRAM = 4
+
+
+def monarch_work(B: int, D: int, L: int, dtype: str, mode: str, gated: bool = False) -> Work:
+    """triton_monarch: filter spectrum (torch.fft), fused conv kernel, and in fwd_bwd the
+    grad_u conv kernel and the batch-summed correlation kernel for grad_h and grad_bias.
+    `gated`: pre and post gates read in the forward (and again in the backward)."""
+    e = _check(dtype, mode)
+    plan = plan_for(L)
+    m, rows = plan.m, B * D
+    fwd, inv = plan.dot_flops()
+    gates = 2 if gated else 0
+    spec_bytes = 2 * m * e  # Hermitian half, re and im, in the dot dtype
+    # Spectrum by torch: h read, complex64 rfft written, read back for the scale and packing.
+    prep = Work(2.5 * plan.n * math.log2(plan.n) * D, D * (L * e + 3 * (m + 1) * 8 + 2 * m * e), 0)
+    scratch = 0 if plan.p == 1 else 12 * m * e  # per row: pass 1, 2, 3 writes and reads
+    spec_rereads = 2 * spec_bytes * (rows if plan.p > 1 else D * math.ceil(B / ROWS_PER_PROGRAM))
+    conv = Work(rows * (fwd + inv), rows * (2 + gates) * L * e + D * spec_bytes, 0)
+    conv += Work(0, 0, rows * (scratch + L * e) + spec_rereads)  # + u reread for the bias term
+    if mode == "fwd":
+        return prep + conv
+    corr_scratch = 0 if plan.p == 1 else (16 * m * e + 2 * 2 * m * 4 * B) * D
+    corr = Work(
+        D * (B * 2 * fwd + inv),
+        rows * (2 + gates) * L * e + D * L * (4 + 4 + e),  # g, u (+gates); fp32 out, cast
+        corr_scratch,
+    )
+    return prep + conv + conv + corr  # the forward, grad_u (same kernel), grad_h
+
+
+# --- Toeplitz (triton_toeplitz) -------------------------------------------------------------------
+TOEPLITZ_BLOCK_T, TOEPLITZ_MIN_BB, TOEPLITZ_MAX_BB = 64, 16, 64
+CORR_BLOCK, CORR_ROWS = 32, 64
+
+
+def toeplitz_batch_block(B: int) -> int:
+    """Batch columns per Toeplitz program: B rounded up to a power of two, 16..64."""
+    return min(max(1 << (B - 1).bit_length(), TOEPLITZ_MIN_BB), TOEPLITZ_MAX_BB)
+
+
+def toeplitz_work(B: int, D: int, L: int, dtype: str, mode: str, gated: bool = False) -> Work:
+    """triton_toeplitz: every causal 64x64 tile of h's Toeplitz matrix times a [64, BB] batch
+    block (padding to BB included); fwd_bwd adds the anti-causal grad_u pass and the grad_h
+    correlation (32x32 lag tiles over (batch, block) rows, an fp32 scratch and its diagonals)."""
+    e = _check(dtype, mode)
+    bb = toeplitz_batch_block(B)
+    nt, nbb = math.ceil(L / TOEPLITZ_BLOCK_T), math.ceil(B / bb)
+    tiles = D * nbb * nt * (nt + 1) // 2
+    gates = 2 if gated else 0
+    tile_bytes = TOEPLITZ_BLOCK_T * (TOEPLITZ_BLOCK_T + bb) * e
+    conv = Work(tiles * 2 * TOEPLITZ_BLOCK_T**2 * bb, B * D * L * (2 + gates) * e + D * L * e, 0)
+    conv += Work(0, 0, tiles * tile_bytes)
+    if mode == "fwd":
+        return conv
+    nblk = math.ceil(L / CORR_BLOCK)
+    dots = D * sum(math.ceil(B * (nblk - d) / CORR_ROWS) for d in range(nblk))
+    scratch = D * nblk * CORR_BLOCK**2 * 4
+    corr = Work(
+        dots * 2 * CORR_BLOCK**2 * CORR_ROWS,
+        B * D * L * (2 + gates) * e + 3 * scratch + D * L * (4 + e),
+        dots * CORR_ROWS * 2 * CORR_BLOCK * e,
+    )
+    return conv + conv + corr
+
+
+STRATEGY_WORK = {"toeplitz": toeplitz_work, "monarch": monarch_work}
+
+
+def work(strategy: str, B: int, D: int, L: int, dtype: str, mode: str, gated: bool = False) -> Work:
+    """Issued work of `strategy` ('toeplitz' or 'monarch') for one core-level call."""
+    if strategy not in STRATEGY_WORK:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGY_WORK)}")
+    return STRATEGY_WORK[strategy](B, D, L, dtype, mode, gated)
+
+
+def floor_bytes(B: int, D: int, L: int, dtype: str) -> float:
+    """The forward's HBM floor: u read and y written once, h read once."""
+    e = ELEMENT_BYTES[dtype]
+    return (2 * B * D * L + D * L) * e
