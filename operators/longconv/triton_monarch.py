@@ -31,9 +31,9 @@ from .triton_work import Plan, half_or_all, plan_for
 # Rows of one channel per register-path program: the spectrum is loaded once for all of them;
 # 4 still gives B/4 programs per channel (2 for B=8, 16 for B=64). triton_work counts with it.
 ROWS_PER_PROGRAM = 4
-# Columns of the [P, COL_BLOCK] chunks of the column passes: 64 keeps the [P, 64] fp32 results of
-# the largest P = 128 at 32 registers a thread (8 warps) and the loads 128-byte wide.
-COL_BLOCK = 64
+# Elements of the [P, BM] chunks of the column passes: BM = COL_TILE / P columns, so the chunk's
+# fp32 results and twiddles stay in registers (at P=64, BM=64 they spilled; ptxas sm_90).
+COL_TILE = 1024
 # Warps: 4 for inner tiles up to 512 points, 8 above ([32, 64] fp32 tiles need 8 to stay in
 # registers, ptxas sm_90; TRITON_NOTES.md).
 SMALL_TILE = 512
@@ -193,8 +193,6 @@ def _conv_rows_kernel(x_ptr, pre_ptr, post_ptr, y_ptr, bias_ptr, spec_ptr, scale
     x, y, pre, post: (B, D, L). Program: (row group, channel)."""
     M: tl.constexpr = M1 * M2
     d = tl.program_id(1).to(tl.int64)
-    lr, li, hr, hi = _spectrum_tile(spec_ptr + d * 2 * M, 0, M, 1, M1, M2, CONJ)
-    wr, wi = _half_twiddle(tw_ptr, 0, 1, M1, M2)
     s = tl.load(scale_ptr + d) * 0.5  # stored spectrum's scale; 1/2 of the half-size identity
     hsum = tl.load(hsum_ptr + d)
     bias = tl.load(bias_ptr + d).to(tl.float32)
@@ -208,6 +206,9 @@ def _conv_rows_kernel(x_ptr, pre_ptr, post_ptr, y_ptr, bias_ptr, spec_ptr, scale
         beta = _beta(amax, hsum)
         ar, ai = _fwd_inner(xe, xe, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
         br, bi = _fwd_inner(xo, xo, f_ptr, tw_ptr, M1, M2, K1, True, PREC)
+        # the spectrum is reloaded per row (L1 hits): held across rows it spilled at [64, 32]
+        lr, li, hr, hi = _spectrum_tile(spec_ptr + d * 2 * M, 0, M, 1, M1, M2, CONJ)
+        wr, wi = _half_twiddle(tw_ptr, 0, 1, M1, M2)
         cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
         zr, zi = _inv_inner(cr * (s / beta), ci * (s / beta), f_ptr, tw_ptr, M1, M2, K1, PREC)
         _store_y(y_ptr + off, xe, post_ptr + off, n, L, zr * beta, bias, HAS_POST)
@@ -491,9 +492,14 @@ def _meta(plan: Plan, dtype: torch.dtype) -> dict:
     return dict(M1=plan.m1, M2=plan.m2, PREC=dot_precision(dtype), num_warps=warps)
 
 
+def column_block(plan: Plan) -> int:
+    """BM, the columns of a column-pass chunk: COL_TILE / P, at least 16, at most the inner size."""
+    return min(max(16, COL_TILE // plan.p), plan.inner)
+
+
 def _scratch_meta(plan: Plan, dtype: torch.dtype) -> dict:
     # num_stages=1: no software pipelining, so no load is hoisted across a barrier.
-    bm = min(COL_BLOCK, plan.inner)
+    bm = column_block(plan)
     return dict(_meta(plan, dtype), P=plan.p, KP=half_or_all(plan.p), BM=bm, num_stages=1)
 
 

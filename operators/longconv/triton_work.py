@@ -26,9 +26,9 @@ MIN_M = 256
 # spectrum, both transformed rows and the tables of a [32, 64] tile stay in registers
 # (TRITON_NOTES.md, ptxas for sm_90). Up to this size a row is done with no scratch at all.
 MAX_INNER = 2048
-# Outer (column) radix P when M > MAX_INNER: >= 16 for tl.dot, <= 128 so L <= 128 x 2048 = 256k
-# half-size points (L <= 256k); the benchmark goes to 128k.
-MIN_P, MAX_P = 16, 128
+# Outer (column) radix P when M > MAX_INNER: >= 16 for tl.dot; <= 64, since the [P, P/2] DFT
+# tables of P = 128 spilled, and 64 x 2048 already reaches L = 128k, the benchmark's longest.
+MIN_P, MAX_P = 16, 64
 MAX_SEQLEN = MAX_P * MAX_INNER
 
 
@@ -69,18 +69,27 @@ class Plan:
         return fwd, inv
 
 
+# The [M1, M2] tiles each path may use: those that compiled without spills for sm_90 (ptxas, fp16,
+# triton 3.7.1, python -m operators.longconv.triton_aot; TRITON_NOTES.md). Others of the same
+# sizes spilled: register path [64, 32] (380 bytes a thread), [128, 16] (224), [32, 32] (grad_h
+# 728); scratch path [32, 32] (20..60), [64, 16] (140), [32, 32] at P = 128 (188..256).
+REGISTER_TILES = {(16, 16), (32, 16), (16, 32), (64, 16), (32, 64)}
+SCRATCH_TILES = {(16, 16), (16, 32), (16, 64), (32, 64)}
+
+
 def _candidates(n: int) -> list[Plan]:
     """Every valid factorisation of the half size n/2: registers only (p = 1) when it fits,
     else MIN_P <= p <= MAX_P columns of an inner tile of at most MAX_INNER points."""
     m = n // 2
-    outer = [1] if m <= MAX_INNER else [p for p in (16, 32, 64, 128) if MIN_P <= p <= MAX_P]
+    outer = [1] if m <= MAX_INNER else [p for p in (16, 32, 64) if MIN_P <= p <= MAX_P]
     plans = []
     for p in outer:
         inner = m // p
         if MIN_M <= inner <= MAX_INNER:
             m1 = 16
             while m1 <= inner // 16:
-                plans.append(Plan(n, p, m1, inner // m1))
+                if (m1, inner // m1) in (REGISTER_TILES if p == 1 else SCRATCH_TILES):
+                    plans.append(Plan(n, p, m1, inner // m1))
                 m1 *= 2
     return plans
 
@@ -199,3 +208,52 @@ def floor_bytes(B: int, D: int, L: int, dtype: str) -> float:
     """The forward's HBM floor: u read and y written once, h read once."""
     e = ELEMENT_BYTES[dtype]
     return (2 * B * D * L + D * L) * e
+
+
+# --- Predicted H200 latency -----------------------------------------------------------------------
+# Assumptions, not measurements (TRITON_NOTES.md compares them with a GPU run once one exists):
+HBM_BYTES_PER_S = 4.3e12  # the device-to-device copy rate recorded on the H200 machine
+L2_BYTES_PER_S = 6e12  # assumed: published H100 L2 microbenchmarks give about 5.5..7 TB/s
+# tl.dot throughput: small tiles (M, N, K of 16..64) lower to mma.sync, not wgmma: assume 40% of
+# the 989 TFLOP/s fp16/bf16 dense peak; fp32 "ieee" dots run on CUDA cores (67 TFLOP/s peak): 50%.
+DOT_FLOPS_PER_S = {"fp16": 400e12, "bf16": 400e12, "fp32": 33e12}
+LAUNCH_S = 4e-6  # per kernel launch and tail, assumed
+KERNELS = {"toeplitz": {"fwd": 1, "fwd_bwd": 4}, "monarch": {"fwd": 2, "fwd_bwd": 5}}
+
+
+def predicted_ms(strategy: str, B: int, D: int, L: int, dtype: str, mode: str) -> float:
+    """The slowest of tl.dot FLOPs, HBM bytes and L2 bytes at the assumed rates, plus launches."""
+    w = work(strategy, B, D, L, dtype, mode)
+    busy = max(w.flops / DOT_FLOPS_PER_S[dtype], w.hbm_bytes / HBM_BYTES_PER_S)
+    busy = max(busy, w.l2_bytes / L2_BYTES_PER_S)
+    return 1e3 * (busy + KERNELS[strategy][mode] * LAUNCH_S)
+
+
+# torch.fft in fp32 (the hyena-fft baseline) by counting its passes per (b, d) row: upcast, rfft,
+# product, irfft, skip term, downcast, about 62·L bytes of fp32 traffic (cuFFT's own extra passes
+# at large N not counted).
+TORCH_FFT_BYTES_PER_ROW_PER_L = 62
+
+
+def main() -> None:
+    """Print the byte/FLOP model and predicted latency per L (B=8, D=768, fp16, forward)."""
+    B, D, dtype = 8, 768, "fp16"
+    print(f"B={B}, D={D}, {dtype}, forward, core level; rates: {__name__} constants")
+    print("| L | plan P·M1·M2 | GFLOP | HBM GB | L2 GB | floor ms | monarch ms | toeplitz ms "
+          "| torch fp32 ms (est.) | x floor |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for L in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072):
+        plan, w = plan_for(L), work("monarch", B, D, L, dtype, "fwd")
+        floor = floor_bytes(B, D, L, dtype) / HBM_BYTES_PER_S * 1e3
+        mon = predicted_ms("monarch", B, D, L, dtype, "fwd")
+        toe = predicted_ms("toeplitz", B, D, L, dtype, "fwd")
+        torch_ms = TORCH_FFT_BYTES_PER_ROW_PER_L * L * B * D / HBM_BYTES_PER_S * 1e3
+        print(
+            f"| {L} | {plan.p}·{plan.m1}·{plan.m2} | {w.flops / 1e9:.0f} | "
+            f"{w.hbm_bytes / 1e9:.3f} | {w.l2_bytes / 1e9:.2f} | {floor:.3f} | {mon:.3f} | "
+            f"{toe:.3f} | {torch_ms:.3f} | {mon / floor:.1f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
