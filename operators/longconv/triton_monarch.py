@@ -336,34 +336,101 @@ def _columns_inv(slot, x_ptr, pre_ptr, post_ptr, y_ptr, f_ptr, L, beta, bias,
 
 
 @triton.jit
+def _columns_fwd_packed(x_ptr, gate_ptr, slot, f_ptr, tw_ptr, L, HAS_GATE: tl.constexpr,
+                        P: tl.constexpr, KP: tl.constexpr, MI: tl.constexpr, BM: tl.constexpr,
+                        PREC: tl.constexpr):  # fmt: skip
+    """Pass 1 of the convolution: averaged P-point DFTs down the columns of ONE complex row
+    z = x_even + i·x_odd, times W_M^(kp·m), into slot[kp, re/im, m]. Returns max|x|."""
+    fpr = _tile(f_ptr, P, KP, P)
+    fpi = _tile(f_ptr + P * P, P, KP, P)
+    rows = tl.arange(0, P)[:, None]
+    amax = 0.0
+    for m0 in range(0, MI, BM):
+        m = m0 + tl.arange(0, BM)[None, :]
+        n = 2 * (tl.arange(0, KP)[:, None] * MI + m)
+        xe = _load_x(x_ptr, gate_ptr, n, L, HAS_GATE)
+        xo = _load_x(x_ptr, gate_ptr, n + 1, L, HAS_GATE)
+        amax = tl.maximum(amax, tl.max(tl.abs(xe.to(tl.float32))))
+        amax = tl.maximum(amax, tl.max(tl.abs(xo.to(tl.float32))))
+        zr, zi = _cdot(fpr, fpi, xe, xo, PREC)
+        wr = tl.load(tw_ptr + rows * MI + m)
+        wi = tl.load(tw_ptr + P * MI + rows * MI + m)
+        out = slot + rows * 2 * MI + m
+        tl.store(out, (zr * wr - zi * wi).to(slot.dtype.element_ty))
+        tl.store(out + MI, (zr * wi + zi * wr).to(slot.dtype.element_ty))
+    return amax
+
+
+@triton.jit
+def _split(zr, zi, fr, fi):
+    """A and B, the spectra of the even and odd rows, from Z = A + iB at k and Zf = Z at M - k:
+    A = (Z + conj(Zf)) / 2, B = (Z - conj(Zf)) / 2i."""
+    return (zr + fr) * 0.5, (zi - fi) * 0.5, (zi + fi) * 0.5, (fr - zr) * 0.5
+
+
+@triton.jit
 def _conv_scratch_kernel(x_ptr, pre_ptr, post_ptr, y_ptr, bias_ptr, spec_ptr, scale_ptr, hsum_ptr,
-                         f_ptr, tw_ptr, scratch_ptr, B, D, L, HAS_PRE: tl.constexpr,
-                         HAS_POST: tl.constexpr, CONJ: tl.constexpr, P: tl.constexpr,
-                         KP: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr, BM: tl.constexpr,
-                         PREC: tl.constexpr):  # fmt: skip
+                         f_ptr, tw_ptr, ff_ptr, twf_ptr, scratch_ptr, B, D, L,
+                         HAS_PRE: tl.constexpr, HAS_POST: tl.constexpr, CONJ: tl.constexpr,
+                         P: tl.constexpr, KP: tl.constexpr, M1: tl.constexpr, M2: tl.constexpr,
+                         BM: tl.constexpr, PREC: tl.constexpr):  # fmt: skip
     """As `_conv_rows_kernel` for M = P·M1·M2 > one tile. Persistent: program i does rows
     i, i + programs, ... (channel-major, so concurrent programs share a channel's spectrum in L2)
-    in its own scratch slot of 4M elements."""
+    in its own scratch slot of 2M elements: the even and odd rows travel as one complex row, and
+    pass 2 separates their spectra by pairing column tile a (frequencies a + P·k) with tile
+    P - a (frequencies M - a - P·k), transformed with flipped tables (ff, twf) so that both
+    meet element by element; tile 0 pairs with itself through its real and imaginary parts."""
     MI: tl.constexpr = M1 * M2
     M: tl.constexpr = P * MI
+    HALF: tl.constexpr = P // 2
     fp = f_ptr + 4 * M1 * M1 + 4 * M2 * M2  # F_P / P, then conj(F_P)
     otw = tw_ptr + 4 * MI + 2 * P  # outer twiddles W_M^(kp·m)
-    slot = scratch_ptr + tl.program_id(0).to(tl.int64) * 4 * M
+    slot = scratch_ptr + tl.program_id(0).to(tl.int64) * 2 * M
     for r in range(tl.program_id(0), B * D, tl.num_programs(0)):
         d = tl.cast(r // B, tl.int64)
         off = tl.cast(r % B, tl.int64) * D * L + d * L
-        amax = _columns_fwd(x_ptr + off, pre_ptr + off, slot, fp, otw, L, HAS_PRE,
-                            P, KP, MI, BM, PREC)  # fmt: skip
+        spec = spec_ptr + d * 2 * M
+        amax = _columns_fwd_packed(x_ptr + off, pre_ptr + off, slot, fp, otw, L, HAS_PRE,
+                                   P, KP, MI, BM, PREC)  # fmt: skip
         beta = _beta(amax, tl.load(hsum_ptr + d))
         s = tl.load(scale_ptr + d) * 0.5 / beta
         tl.debug_barrier()
-        for kp in range(0, P):
-            ar, ai = _inner_fwd(slot, 0, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
-            br, bi = _inner_fwd(slot, 1, kp, f_ptr, tw_ptr, P, M1, M2, PREC)
-            lr, li, hr, hi = _spectrum_tile(spec_ptr + d * 2 * M, kp, M, P, M1, M2, CONJ)
-            wr, wi = _half_twiddle(tw_ptr, kp, P, M1, M2)
+        # tile 0: A and B are the inner DFTs of its real and its imaginary part
+        zr = _tile(slot, M1, M2, M2)
+        zi = _tile(slot + MI, M1, M2, M2)
+        ar, ai = _fwd_inner(zr, zr, f_ptr, tw_ptr, M1, M2, M1, True, PREC)
+        br, bi = _fwd_inner(zi, zi, f_ptr, tw_ptr, M1, M2, M1, True, PREC)
+        lr, li, hr, hi = _spectrum_tile(spec, 0, M, P, M1, M2, CONJ)
+        wr, wi = _half_twiddle(tw_ptr, 0, P, M1, M2)
+        cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
+        _inner_inv_store(cr * s, ci * s, slot, 0, f_ptr, tw_ptr, otw, P, M1, M2, PREC)
+        # tile P/2 pairs with itself flipped
+        src = slot + HALF * 2 * MI
+        zr = _tile(src, M1, M2, M2)
+        zi = _tile(src + MI, M1, M2, M2)
+        nr, ni = _fwd_inner(zr, zi, f_ptr, tw_ptr, M1, M2, M1, False, PREC)
+        fr, fi = _fwd_inner(zr, zi, ff_ptr, twf_ptr, M1, M2, M1, False, PREC)
+        ar, ai, br, bi = _split(nr, ni, fr, fi)
+        lr, li, hr, hi = _spectrum_tile(spec, HALF, M, P, M1, M2, CONJ)
+        wr, wi = _half_twiddle(tw_ptr, HALF, P, M1, M2)
+        cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
+        _inner_inv_store(cr * s, ci * s, slot, HALF, f_ptr, tw_ptr, otw, P, M1, M2, PREC)
+        # tiles a and P - a; the second in the flipped frame, where A and B are conj(A), conj(B)
+        for a in range(1, HALF):
+            src = slot + a * 2 * MI
+            nr, ni = _fwd_inner(_tile(src, M1, M2, M2), _tile(src + MI, M1, M2, M2),
+                                f_ptr, tw_ptr, M1, M2, M1, False, PREC)  # fmt: skip
+            src = slot + (P - a) * 2 * MI
+            fr, fi = _fwd_inner(_tile(src, M1, M2, M2), _tile(src + MI, M1, M2, M2),
+                                ff_ptr, twf_ptr, M1, M2, M1, False, PREC)  # fmt: skip
+            ar, ai, br, bi = _split(nr, ni, fr, fi)
+            lr, li, hr, hi = _spectrum_tile(spec, a, M, P, M1, M2, CONJ)
+            wr, wi = _half_twiddle(tw_ptr, a, P, M1, M2)
             cr, ci = _combine(ar, ai, br, bi, wr, wi, lr, li, hr, hi)
-            _inner_inv_store(cr * s, ci * s, slot, kp, f_ptr, tw_ptr, otw, P, M1, M2, PREC)
+            _inner_inv_store(cr * s, ci * s, slot, a, f_ptr, tw_ptr, otw, P, M1, M2, PREC)
+            # W_N^(M - k) = -conj(W_N^k); H at M - k and 2M - k are conj(H at k + M), conj(H at k)
+            cr, ci = _combine(ar, -ai, br, -bi, -wr, wi, hr, -hi, lr, -li)
+            _inner_inv_store(cr * s, ci * s, slot, P - a, ff_ptr, twf_ptr, otw, P, M1, M2, PREC)
         tl.debug_barrier()
         bias = tl.load(bias_ptr + d).to(tl.float32)
         _columns_inv(slot, x_ptr + off, pre_ptr + off, post_ptr + off, y_ptr + off,
@@ -433,7 +500,8 @@ def _roots(rows: int, cols: int, n: int) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=32)
 def _tables(plan: Plan, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, ...]:
-    """(DFT matrices in the dot dtype, twiddles in fp32), flat, in the order the kernels read:
+    """(DFT matrices in the dot dtype, twiddles in fp32, both again for flipped tiles), flat, in
+    the order the kernels read:
     F_M1/M1, F_M2/M2, conj(F_M1), conj(F_M2), F_P/P, conj(F_P); inner W_MI^(k1·n2), half
     W_(2MI)^(k1 + M1·k2), W_N^kp, outer W_M^(kp·m)."""
     conj = torch.tensor([1.0, -1.0], dtype=torch.float64)[:, None, None]
@@ -450,7 +518,16 @@ def _tables(plan: Plan, dtype: torch.dtype, device: torch.device) -> tuple[torch
     tws = [_roots(plan.m1, plan.m2, mi), half, _roots(2, plan.p, plan.n)[:, 1]]
     tws.append(_roots(plan.p, mi, plan.m))
     flat = lambda ts: torch.cat([t.reshape(-1) for t in ts])  # noqa: E731
-    return flat(mats).to(device, dtype), flat(tws).to(device, torch.float32)
+    # The same tables for a tile whose inner frequencies are stored flipped ([M1-1-k1, M2-1-k2]):
+    # F_M1 rows, F_M2 columns, conj(F_M1) columns, conj(F_M2) rows and twiddle rows reversed.
+    flips = [mats[0].flip(1), mats[1].flip(2), mats[2].flip(2), mats[3].flip(1), *mats[4:]]
+    tws_f = [tws[0].flip(1), *tws[1:]]
+    return (
+        flat(mats).to(device, dtype),
+        flat(tws).to(device, torch.float32),
+        flat(flips).to(device, dtype),
+        flat(tws_f).to(device, torch.float32),
+    )
 
 
 def _tile_order(plan: Plan, device: torch.device) -> torch.Tensor:
@@ -519,7 +596,7 @@ def conv(
     B, D, L = x.shape
     y = torch.empty_like(x)
     plan = spec.plan
-    mats, tws = _tables(plan, x.dtype, x.device)
+    mats, tws, mats_f, tws_f = _tables(plan, x.dtype, x.device)
     gates = (x if pre is None else pre, x if post is None else post)
     args = (x, *gates, y, bias, spec.values, spec.scale, spec.hsum, mats, tws)
     flags = dict(HAS_PRE=pre is not None, HAS_POST=post is not None, CONJ=anticausal)
@@ -529,9 +606,9 @@ def conv(
         _conv_rows_kernel[grid](*args, B, D, L, **flags, **meta)
         return y
     programs = scratch_programs(x.device, B * D)
-    scratch = torch.empty(programs * 4 * plan.m, device=x.device, dtype=x.dtype)
+    scratch = torch.empty(programs * 2 * plan.m, device=x.device, dtype=x.dtype)
     meta = _scratch_meta(plan, x.dtype)
-    _conv_scratch_kernel[(programs,)](*args, scratch, B, D, L, **flags, **meta)
+    _conv_scratch_kernel[(programs,)](*args, mats_f, tws_f, scratch, B, D, L, **flags, **meta)
     return y
 
 
@@ -546,7 +623,7 @@ def correlate(
     B, D, L = x.shape
     plan = spec.plan
     out = torch.empty((D, L), device=x.device, dtype=torch.float32)
-    mats, tws = _tables(plan, x.dtype, x.device)
+    mats, tws = _tables(plan, x.dtype, x.device)[:2]
     gates = (g if g_gate is None else g_gate, x if x_gate is None else x_gate)
     args = (g, gates[0], x, gates[1], out, mats, tws)
     flags = dict(HAS_GG=g_gate is not None, HAS_GX=x_gate is not None)

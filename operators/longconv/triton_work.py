@@ -56,17 +56,24 @@ class Plan:
         return self.m1 * self.m2
 
     def dot_flops(self) -> tuple[int, int]:
-        """(forward, inverse) tl.dot FLOPs per row for the two half-size transforms: forward of
-        the even and odd rows (real, half of them zero), inverse of the one complex row whose
-        real and imaginary parts are the even and odd outputs (half of them used)."""
-        m = self.m
-        if self.p == 1:  # stage A real with zero rows skipped, stage B complex; two rows each
-            fwd = 8 * half_or_all(self.m1) * m + 16 * self.m2 * m
-            inv = 8 * self.m2 * m + 8 * half_or_all(self.m1) * m
-        else:  # the column stage is the real, half-zero one; both inner stages complex
-            fwd = 8 * half_or_all(self.p) * m + 16 * (self.m1 + self.m2) * m
-            inv = 8 * (self.m1 + self.m2) * m + 8 * half_or_all(self.p) * m
-        return fwd, inv
+        """(forward, inverse) tl.dot FLOPs per row of the convolution kernels. Registers: the
+        even and odd rows each get a real forward (stage A with its zero half skipped, stage B
+        complex); the inverse is one complex row whose parts are the even and odd outputs (half
+        of the rows used). Scratch: the even and odd rows travel as one complex row; pass 2
+        does one complex inner DFT per column tile, and two for tiles 0 (real) and P/2."""
+        m, m1, m2, mi = self.m, self.m1, self.m2, self.inner
+        if self.p == 1:
+            return 8 * half_or_all(m1) * m + 16 * m2 * m, 8 * m2 * m + 8 * half_or_all(m1) * m
+        fwd = 8 * half_or_all(self.p) * m + 8 * (m1 + m2) * m + 8 * mi * (m1 + 2 * m2)
+        return fwd, 8 * (m1 + m2) * m + 8 * half_or_all(self.p) * m
+
+    def corr_fwd_flops(self) -> int:
+        """tl.dot FLOPs of the correlation kernels' forward transform of one row (g or x): the
+        even and odd rows separately (registers: as the convolution; scratch: two real column
+        DFTs and two complex inner DFTs per tile)."""
+        if self.p == 1:
+            return self.dot_flops()[0]
+        return 8 * half_or_all(self.p) * self.m + 16 * (self.m1 + self.m2) * self.m
 
 
 # The [M1, M2] tiles each path may use: those that compiled without spills for sm_90 (ptxas, fp16,
@@ -144,15 +151,19 @@ def monarch_work(B: int, D: int, L: int, dtype: str, mode: str, gated: bool = Fa
     spec_bytes = 2 * m * e  # Hermitian half, re and im, in the dot dtype
     # Spectrum by torch: h read, complex64 rfft written, read back for the scale and packing.
     prep = Work(2.5 * plan.n * math.log2(plan.n) * D, D * (L * e + 3 * (m + 1) * 8 + 2 * m * e), 0)
-    scratch = 0 if plan.p == 1 else 12 * m * e  # per row: pass 1, 2, 3 writes and reads
-    spec_rereads = 2 * spec_bytes * (rows if plan.p > 1 else D * math.ceil(B / ROWS_PER_PROGRAM))
+    # per row, scratch path: pass 1 writes 2M, pass 2 reads and writes 2M, pass 3 reads 2M; the
+    # spectrum is read once per row (scratch) or per row of a register-path program (L1 likely)
+    scratch = 0 if plan.p == 1 else 8 * m * e
+    spec_rereads = spec_bytes * rows
     conv = Work(rows * (fwd + inv), rows * (2 + gates) * L * e + D * spec_bytes, 0)
     conv += Work(0, 0, rows * (scratch + L * e) + spec_rereads)  # + u reread for the bias term
     if mode == "fwd":
         return prep + conv
-    corr_scratch = 0 if plan.p == 1 else (16 * m * e + 2 * 2 * m * 4 * B) * D
+    # per channel and row of B: g's and x's column DFTs (4M each) written and read, and the fp32
+    # accumulator (2M) read and written; then the inverse's 2M written and read
+    corr_scratch = 0 if plan.p == 1 else D * (B * (16 * m * e + 16 * m) + 4 * m * e)
     corr = Work(
-        D * (B * 2 * fwd + inv),
+        D * (B * 2 * plan.corr_fwd_flops() + inv),
         rows * (2 + gates) * L * e + D * L * (4 + 4 + e),  # g, u (+gates); fp32 out, cast
         corr_scratch,
     )

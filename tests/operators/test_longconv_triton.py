@@ -137,5 +137,3 @@ def test_gpu_matches_float64_reference(strategy, shape, dtype):
     errs = conv_errors(STRATEGIES[strategy], *shape, dtype)
     print(f"{strategy} {shape} {dtype}: " + ", ".join(f"{k} {v:.2e}" for k, v in errs.items()))
     assert max(errs.values()) <= TOL[dtype], errs
-
-

@@ -23,7 +23,8 @@ def test_every_kernel_compiles_for_sm90():
     if proc.returncode == 2:
         pytest.skip(proc.stderr.strip())
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    rows = [line for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    lines = proc.stdout.splitlines()
+    rows = [line for line in lines if line.startswith("| ") and "---" not in line]
     kernels = {row.split("|")[1].split()[0] for row in rows[1:]}
     assert {"toeplitz", "corr_tiles", "conv_rows", "corr_rows", "conv_scratch"} <= kernels
     assert "corr_scratch" in kernels and "FAILED" not in proc.stdout
