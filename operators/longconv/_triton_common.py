@@ -23,8 +23,8 @@ SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # fp16/bf16 operands ignore the setting; "tf32" is triton's own default, so nothing changes there.
 FP32_DOT_PRECISION = "ieee"
 
-# Persistent kernels: 2 programs per SM hide some latency, and their scratch slots (4M elements
-# each: 128 KiB in fp16 at L=16k) stay within the H200's 50 MB L2 (264 x 128 KiB = 34 MB).
+# Persistent kernels: 2 programs per SM hide some latency, and their scratch slots (2M elements
+# each: 64 KiB in fp16 at L=16k) stay within the H200's 50 MB L2 (264 x 64 KiB = 17 MB).
 PROGRAMS_PER_SM = 2
 # In the interpreter: few enough to be quick, more than one so that tests cover a program doing
 # several rows and several slots side by side.

@@ -246,14 +246,19 @@ def predicted_ms(strategy: str, B: int, D: int, L: int, dtype: str, mode: str) -
 TORCH_FFT_BYTES_PER_ROW_PER_L = 62
 
 
-def main() -> None:
-    """Print the byte/FLOP model and predicted latency per L (B=8, D=768, fp16, forward)."""
-    B, D, dtype = 8, 768, "fp16"
-    print(f"B={B}, D={D}, {dtype}, forward, core level; rates: {__name__} constants")
+def main(argv: list[str] | None = None) -> None:
+    """Print the byte/FLOP model and predicted latency per L: forward, core level.
+    python -m operators.longconv.triton_work [B [D [dtype]]]  (default 8 768 fp16)."""
+    import sys
+
+    given = sys.argv[1:] if argv is None else argv
+    args = given + ["8", "768", "fp16"][len(given) :]
+    B, D, dtype = int(args[0]), int(args[1]), args[2]
+    print(f"B={B}, D={D}, {dtype}, forward, core level; rates: triton_work constants")
     print("| L | plan P·M1·M2 | GFLOP | HBM GB | L2 GB | floor ms | monarch ms | toeplitz ms "
-          "| torch fp32 ms (est.) | x floor |")  # fmt: skip
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for L in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072):
+          "| torch fp32 ms (est.) | x floor | x torch |")  # fmt: skip
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for L in (256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072):
         plan, w = plan_for(L), work("monarch", B, D, L, dtype, "fwd")
         floor = floor_bytes(B, D, L, dtype) / HBM_BYTES_PER_S * 1e3
         mon = predicted_ms("monarch", B, D, L, dtype, "fwd")
@@ -262,7 +267,7 @@ def main() -> None:
         print(
             f"| {L} | {plan.p}·{plan.m1}·{plan.m2} | {w.flops / 1e9:.0f} | "
             f"{w.hbm_bytes / 1e9:.3f} | {w.l2_bytes / 1e9:.2f} | {floor:.3f} | {mon:.3f} | "
-            f"{toe:.3f} | {torch_ms:.3f} | {mon / floor:.1f} |"
+            f"{toe:.3f} | {torch_ms:.3f} | {mon / floor:.1f} | {torch_ms / mon:.1f} |"
         )
 
 
