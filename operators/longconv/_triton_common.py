@@ -15,6 +15,26 @@ try:
 except ImportError as exc:  # the registry reports the reason; nothing falls back
     TRITON_IMPORT_ERROR = f"triton is not importable: {exc}"
 
+
+def _interpreter_problem() -> str:
+    """Triton 3.6's interpreter turns loop bounds into ints with int(array of shape (1,)), which
+    NumPy 2.4 refuses (3.7 squeezes first); compiled kernels are unaffected."""
+    try:
+        import numpy
+        import triton
+    except ImportError:
+        return ""
+    version = lambda text: tuple(int(p) for p in text.split(".")[:2] if p.isdigit())  # noqa: E731
+    if version(triton.__version__) < (3, 7) and version(numpy.__version__) >= (2, 4):
+        return (
+            f"triton {triton.__version__}'s interpreter cannot run with numpy "
+            f"{numpy.__version__} (needs numpy < 2.4, or triton >= 3.7)"
+        )
+    return ""
+
+
+INTERPRETER_PROBLEM = _interpreter_problem()
+
 # The input dtypes the kernels accept; each is also the dtype of their tensor-core operands.
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -49,6 +69,8 @@ def runnable_reason(kernel, *tensors: torch.Tensor) -> str:
     if not ok:
         return why
     if is_interpreted(kernel):
+        if INTERPRETER_PROBLEM:
+            return INTERPRETER_PROBLEM
         if any(t.device.type != "cpu" for t in tensors):
             return (
                 "triton kernels were built for the interpreter (TRITON_INTERPRET=1): "

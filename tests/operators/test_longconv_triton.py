@@ -12,6 +12,7 @@ import torch
 
 from tests.operators.triton_testing import (
     HAS_CUDA,
+    RUNNABLE,
     TOL,
     errors,
     make_inputs,
@@ -22,6 +23,8 @@ from tests.operators.triton_testing import (
 
 from operators.longconv import triton_auto, triton_monarch, triton_toeplitz  # isort: skip
 from operators.longconv.triton_work import plan_for  # isort: skip
+
+pytestmark = RUNNABLE
 
 STRATEGIES = {
     "toeplitz": triton_toeplitz.causal_conv,

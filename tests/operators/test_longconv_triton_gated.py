@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.operators.triton_testing import (
+    RUNNABLE,
     TOL,
     errors,
     make_inputs,
@@ -17,6 +18,8 @@ from tests.operators.triton_testing import (
 )
 
 from operators.longconv import triton_auto, triton_gated  # isort: skip
+
+pytestmark = RUNNABLE
 
 # (strategy, B, D, L): Toeplitz; Monarch in registers; Monarch's scratch kernel (L > 2048).
 CASES = [("toeplitz", 3, 2, 77), ("monarch", 3, 2, 77), ("monarch", 1, 2, 2100)]

@@ -10,6 +10,7 @@ import torch
 
 from tests.operators.triton_testing import (
     DEVICE,
+    RUNNABLE,
     TOL,
     errors,
     poisoned_empty,  # noqa: F401  (autouse fixture)
@@ -17,6 +18,8 @@ from tests.operators.triton_testing import (
 )
 
 from operators.longconv import triton_auto, triton_monarch, triton_toeplitz  # isort: skip
+
+pytestmark = RUNNABLE
 
 CONV = {
     "toeplitz": triton_toeplitz.causal_conv,
