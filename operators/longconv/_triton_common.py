@@ -37,6 +37,7 @@ INTERPRETER_PROBLEM = _interpreter_problem()
 
 # The input dtypes the kernels accept; each is also the dtype of their tensor-core operands.
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 # fp32 operands: "ieee" keeps fp32 results exact-ish (the default "tf32" rounds operands to 10
 # mantissa bits, about 1e-3 relative error); fp32 is the checking dtype here, not the fast path.

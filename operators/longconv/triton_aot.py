@@ -71,7 +71,7 @@ def monarch_variants(dtypes: list[str], quick: bool) -> list[Variant]:
     sizes = ("B", "D", "L")
     out = []
     for dtype, L in ((dt, L) for dt in dtypes for L in lengths):
-        plan = plan_for(L)
+        plan = plan_for(L, dtype)
         warps = 4 if plan.inner <= tm.SMALL_TILE else 8
         tiles = dict(M1=plan.m1, M2=plan.m2, PREC="ieee" if dtype == "fp32" else "tf32")
         if plan.p == 1:

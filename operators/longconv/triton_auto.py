@@ -6,9 +6,8 @@ from __future__ import annotations
 import torch
 
 from . import _triton_common, triton_gated, triton_monarch
+from ._triton_common import DTYPE_NAMES
 from .triton_dispatch import strategy_for
-
-DTYPE_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def runnable_reason(*tensors: torch.Tensor) -> str:

@@ -25,7 +25,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._triton_common import dot_precision, scratch_programs
+from ._triton_common import DTYPE_NAMES, dot_precision, scratch_programs
 from .triton_work import Plan, half_or_all, plan_for
 
 # Rows of one channel per register-path program: the spectrum is loaded once for all of them;
@@ -552,7 +552,7 @@ class Spectrum:
 
 def filter_spectrum(h: torch.Tensor, seqlen: int, dtype: torch.dtype) -> Spectrum:
     """The spectrum of h (D, L) for inputs of length `seqlen` in `dtype` (torch.fft in fp32)."""
-    plan = plan_for(seqlen)
+    plan = plan_for(seqlen, DTYPE_NAMES[dtype])
     with torch.no_grad():
         hf = torch.fft.rfft(h.detach().float(), n=plan.n)
         packed = torch.view_as_real(hf[:, : plan.m]).clone()

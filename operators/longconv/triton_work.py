@@ -84,11 +84,18 @@ REGISTER_TILES = {(16, 16), (32, 16), (16, 32), (64, 16), (32, 64)}
 SCRATCH_TILES = {(16, 16), (16, 32), (16, 64), (32, 64)}
 
 
-def _candidates(n: int) -> list[Plan]:
+# fp32 register-path tiles stop at 1024 points: at [32, 64] the fp32 "ieee" dots' layout
+# conversions take 348 KB of shared memory (sm_90 allows 227 KB), so fp32 rows of 1025..2048 use
+# the scratch path with a twice larger FFT (fp32 is the checking dtype, not the fast path).
+MAX_INNER_BY_DTYPE = {"fp32": 1024}
+
+
+def _candidates(n: int, dtype: str) -> list[Plan]:
     """Every valid factorisation of the half size n/2: registers only (p = 1) when it fits,
     else MIN_P <= p <= MAX_P columns of an inner tile of at most MAX_INNER points."""
     m = n // 2
-    outer = [1] if m <= MAX_INNER else [p for p in (16, 32, 64) if MIN_P <= p <= MAX_P]
+    in_registers = m <= MAX_INNER_BY_DTYPE.get(dtype, MAX_INNER)
+    outer = [1] if in_registers else [p for p in (16, 32, 64) if MIN_P <= p <= MAX_P]
     plans = []
     for p in outer:
         inner = m // p
@@ -101,13 +108,14 @@ def _candidates(n: int) -> list[Plan]:
     return plans
 
 
-def plan_for(L: int) -> Plan:
-    """The plan with the fewest issued FLOPs for length L (ties: the smaller m1)."""
+def plan_for(L: int, dtype: str = "fp16") -> Plan:
+    """The plan with the fewest issued FLOPs for length L (ties: the smaller m1); the FFT is
+    enlarged when no tile of its size suits `dtype` (fp32 at 1025..2048)."""
     if L < 1:
         raise ValueError(f"L={L}: need L >= 1")
     n = max(1 << (2 * L - 2).bit_length(), 2 * MIN_M)
-    plans = _candidates(n)
-    if not plans:
+    plans = _candidates(n, dtype) or _candidates(2 * n, dtype)
+    if not plans or L > MAX_SEQLEN:
         raise ValueError(f"L={L}: FFT size {n} exceeds the largest plan (L <= {MAX_SEQLEN})")
     return min(plans, key=lambda pl: (sum(pl.dot_flops()), pl.m1))
 
@@ -144,7 +152,7 @@ def monarch_work(B: int, D: int, L: int, dtype: str, mode: str, gated: bool = Fa
     grad_u conv kernel and the batch-summed correlation kernel for grad_h and grad_bias.
     `gated`: pre and post gates read in the forward (and again in the backward)."""
     e = _check(dtype, mode)
-    plan = plan_for(L)
+    plan = plan_for(L, dtype)
     m, rows = plan.m, B * D
     fwd, inv = plan.dot_flops()
     gates = 2 if gated else 0
@@ -259,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
           "| torch fp32 ms (est.) | x floor | x torch |")  # fmt: skip
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for L in (256, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072):
-        plan, w = plan_for(L), work("monarch", B, D, L, dtype, "fwd")
+        plan, w = plan_for(L, dtype), work("monarch", B, D, L, dtype, "fwd")
         floor = floor_bytes(B, D, L, dtype) / HBM_BYTES_PER_S * 1e3
         mon = predicted_ms("monarch", B, D, L, dtype, "fwd")
         toe = predicted_ms("toeplitz", B, D, L, dtype, "fwd")

@@ -22,6 +22,7 @@ from tests.operators.triton_testing import (
 )
 
 from operators.longconv import triton_auto, triton_monarch, triton_toeplitz  # isort: skip
+from operators.longconv._triton_common import DTYPE_NAMES  # isort: skip
 from operators.longconv.triton_work import plan_for  # isort: skip
 
 pytestmark = RUNNABLE
@@ -55,25 +56,27 @@ def test_matches_float64_reference(strategy, shape, dtype):
 
 
 # Monarch over lengths, B=1, D=2, forward and backward: every register-path plan (L <= 2048,
-# tiles 16x16 .. 32x64), the first lengths of the scratch path (P = 16, 32, 64) and beyond
-# 32k points, the edges of each plan (2^k and 2^k + 1) and odd lengths.
-LENGTHS = [1, 2, 3, 255, 256, 257, 1000, 1025, 2048]
+# tiles 16x16 .. 32x64; fp32 only up to 1024, beyond which it takes the scratch path), the first
+# lengths of the scratch path (P = 16, 32, 64) and beyond 32k points, the edges of each plan
+# (2^k and 2^k + 1) and odd lengths.
+LENGTHS = [(L, torch.float32) for L in (1, 2, 3, 255, 256, 257, 1000)]
+LENGTHS += [(L, torch.float16) for L in (1025, 2048)]
 LONG_LENGTHS = [2049, 4097, 33000]
 
 
-@pytest.mark.parametrize("L", LENGTHS)
-def test_monarch_lengths(L):
-    errs = conv_errors(triton_monarch.causal_conv, 1, 2, L, torch.float32)
-    assert max(errs.values()) <= TOL[torch.float32], (plan_for(L), errs)
+@pytest.mark.parametrize(("L", "dtype"), LENGTHS, ids=str)
+def test_monarch_lengths(L, dtype):
+    errs = conv_errors(triton_monarch.causal_conv, 1, 2, L, dtype)
+    assert max(errs.values()) <= TOL[dtype], (plan_for(L, DTYPE_NAMES[dtype]), errs)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("L", LONG_LENGTHS)
 def test_monarch_long_lengths(L):
     """The persistent three-pass kernel: P = 16, 32 and 64, up to an FFT of 131072 points."""
-    assert plan_for(L).p > 1
+    assert plan_for(L, "fp32").p > 1
     errs = conv_errors(triton_monarch.causal_conv, 1, 1, L, torch.float32)
-    assert max(errs.values()) <= TOL[torch.float32], (plan_for(L), errs)
+    assert max(errs.values()) <= TOL[torch.float32], (plan_for(L, "fp32"), errs)
 
 
 @pytest.mark.parametrize("L", [1000, 2100])

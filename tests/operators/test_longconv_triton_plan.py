@@ -25,6 +25,8 @@ def test_plan_factors_the_half_size_fft(L):
 
 def test_plan_limits():
     assert work.plan_for(2048).p == 1 and work.plan_for(2049).p > 1  # registers up to 2048
+    fp32 = work.plan_for(2048, "fp32")  # fp32's register tiles stop at 1024: a larger FFT
+    assert fp32.p > 1 and fp32.n == 8192 and work.plan_for(1024, "fp32").p == 1
     with pytest.raises(ValueError, match="exceeds"):
         work.plan_for(work.MAX_SEQLEN + 1)
     with pytest.raises(ValueError, match="L >= 1"):
