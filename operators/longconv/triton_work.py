@@ -76,8 +76,9 @@ class Plan:
         return 8 * half_or_all(self.p) * self.m + 16 * (self.m1 + self.m2) * self.m
 
 
-# The [M1, M2] tiles each path may use: those that compiled without spills for sm_90 (ptxas, fp16,
-# triton 3.7.1, python -m operators.longconv.triton_aot; TRITON_NOTES.md). Others of the same
+# The [M1, M2] tiles each path may use: those that compiled for sm_90 without spills, or with a
+# few dozen bytes (ptxas, fp16, python -m operators.longconv.triton_aot; TRITON_NOTES.md has
+# every version's numbers). Others of the same
 # sizes spilled: register path [64, 32] (380 bytes a thread), [128, 16] (224), [32, 32] (grad_h
 # 728); scratch path [32, 32] (20..60), [64, 16] (140), [32, 32] at P = 128 (188..256).
 REGISTER_TILES = {(16, 16), (32, 16), (16, 32), (64, 16), (32, 64)}
