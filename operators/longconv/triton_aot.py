@@ -62,7 +62,9 @@ def _ptrs(dtype: str, names: str, fp32: str = "") -> dict[str, str]:
 
 
 def monarch_variants(dtypes: list[str], quick: bool) -> list[Variant]:
+    from . import triton_fft_blocks as blocks
     from . import triton_monarch as tm
+    from . import triton_monarch_grad as tg
     from .triton_work import half_or_all, plan_for
 
     lengths = (2048, 16384) if quick else (256, 512, 1024, 2048, 4096, 8192, 16384, 65536, 131072)
@@ -72,16 +74,16 @@ def monarch_variants(dtypes: list[str], quick: bool) -> list[Variant]:
     out = []
     for dtype, L in ((dt, L) for dt in dtypes for L in lengths):
         plan = plan_for(L, dtype)
-        warps = 4 if plan.inner <= tm.SMALL_TILE else 8
+        warps = 4 if plan.inner <= blocks.SMALL_TILE else 8
         tiles = dict(M1=plan.m1, M2=plan.m2, PREC="ieee" if dtype == "fp32" else "tf32")
         if plan.p == 1:
-            kind, stages, conv_k, corr_k = "rows", 3, tm._conv_rows_kernel, tm._corr_rows_kernel
+            kind, stages, conv_k, corr_k = "rows", 3, tm._conv_rows_kernel, tg._corr_rows_kernel
             tiles |= dict(K1=half_or_all(plan.m1))
             conv_c = dict(ROWS=tm.ROWS_PER_PROGRAM)
         else:
             kind, stages = "scratch", 1
-            conv_k, corr_k = tm._conv_scratch_kernel, tm._corr_scratch_kernel
-            tiles |= dict(P=plan.p, KP=half_or_all(plan.p), BM=tm.column_block(plan))
+            conv_k, corr_k = tm._conv_scratch_kernel, tg._corr_scratch_kernel
+            tiles |= dict(P=plan.p, KP=half_or_all(plan.p), BM=blocks.column_block(plan))
             conv_c = {}
         for gates in (True,):  # gates on: the most registers; without them a subset of the code
             tag = f"L={L} {plan.p}x{plan.m1}x{plan.m2} gates={int(gates)}"
