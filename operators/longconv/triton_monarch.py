@@ -11,8 +11,8 @@ parts are the even and odd outputs. Each half-size DFT is Bailey's decomposition
   per-program scratch slot that stays in L2 (column DFTs of P points; inner [M1, M2] DFTs, filter,
   inverse; inverse column DFTs), separated by CTA barriers. HBM sees u, y and the spectrum.
 Range (fp16): forward DFTs are averages (1/r per stage), so they never exceed max|x|; the inverse
-runs on the product divided by beta = max|x|·sum|h| (an upper bound of every partial sum of the
-output), and beta is applied in fp32 at the end. TRITON_NOTES.md has the model and the numbers.
+runs on the product times 2^12 / beta, beta = max|x|·sum|h| (a bound of every partial sum of the
+output), and beta / 2^12 is applied in fp32 at the end. TRITON_NOTES.md has the model and numbers.
 """
 
 from __future__ import annotations
