@@ -45,16 +45,19 @@ def config_field(
     *,
     unit: str = "",
     choices: tuple[str, ...] | None = None,
+    flag_choices: tuple[str, ...] | None = None,
     minimum: int | None = None,
     maximum: int | None = None,
 ) -> Any:
-    """A Config field with its description: one line of help, unit, allowed values or range."""
+    """A Config field with its description: one line of help, unit, allowed values or range;
+    `flag_choices` are the values the command line offers (default: all of `choices`)."""
     return dataclasses.field(
         default=default,
         metadata={
             "help": help,
             "unit": unit,
             "choices": choices,
+            "flag_choices": flag_choices or choices,
             "minimum": minimum,
             "maximum": maximum,
         },
@@ -77,8 +80,13 @@ class Config:
     d_model: int = config_field(768, "model width D", minimum=1)
     heads: int = config_field(12, "attention heads (D must be divisible by it)", minimum=1)
     order: int = config_field(2, "Hyena order: order-1 long convolutions, each gated", minimum=2)
-    dtype: str = config_field("fp32", "precision of inputs and weights", choices=tuple(DTYPES))
-    mode: str = config_field("fwd", "fwd, or fwd_bwd (forward and backward)", choices=MODES)
+    dtype: str = config_field(
+        "fp32",
+        "precision of inputs and weights",
+        choices=tuple(DTYPES),
+        flag_choices=MEASURED_DTYPES,
+    )
+    mode: str = config_field("fwd", "forward only, or forward and backward", choices=MODES)
     level: str = config_field(
         "layer", "core (the sequence mixer alone) or layer (with its projections)", choices=LEVELS
     )
@@ -132,6 +140,6 @@ CONFIG_NAMES: tuple[str, ...] = tuple(f.name for f in CONFIG_FIELDS)
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """'; did you mean hyena-fft?' for the nearest known name, or '' when none is close."""
+    """' (did you mean hyena-fft?)' for the nearest known name, or '' when none is close."""
     close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]}?" if close else ""
+    return f" (did you mean {close[0]}?)" if close else ""
