@@ -3,6 +3,12 @@
 Each session installs what it needs. On a machine without `nvidia-smi` the environment gets the
 CPU build of torch pinned in constraints/cpu.txt (no multi-GB CUDA download); with a GPU, any
 recent torch (constraints/gpu.txt). Override with HYENA_BENCH_TORCH=cpu|gpu.
+
+`tests` and `sweep` install the same packages into two environments: nox names a session's
+environment after the session and has no option to share one (a `venv_location` setting was
+proposed, wntrblm/nox#785, and is not in nox 2026.10), and one session creating another's
+environment would break `nox -r`. The second install comes from pip's download cache; with uv
+installed, `nox --default-venv-backend uv` hard-links packages from uv's cache instead.
 """
 
 from __future__ import annotations

@@ -281,8 +281,9 @@ def validate(row: Any) -> Row:
     version = row.get("schema_version")
     if type(version) is not int or not 1 <= version <= SCHEMA_VERSION:
         raise RowError(
-            "schema_version",
-            f"{shown(version)} is not supported (this hyena-bench reads 1..{SCHEMA_VERSION})",
+            "",
+            f"schema_version {shown(version)} is not supported "
+            f"(this hyena-bench reads up to {SCHEMA_VERSION})",
         )
     missing = [f for f in CONTRACT_FIELDS if f not in row]
     if missing:

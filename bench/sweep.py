@@ -47,9 +47,12 @@ class Sweep:
         }
 
     def label(self) -> str:
-        """The configuration in one line: level B D H order dtype mode."""
+        """The configuration in one line: B, D, heads, order, dtype, mode, level."""
         c = self.base
-        return f"{c.level} B={c.batch} D={c.d_model} H={c.heads} order={c.order} {c.dtype} {c.mode}"
+        return (
+            f"B={c.batch} D={c.d_model} heads={c.heads} order={c.order} {c.dtype} {c.mode} "
+            f"level={c.level}"
+        )
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ def test_a_good_row_validates_and_its_samples_become_a_float_array():
         ({"samples_ms": [1.0, True]}, "samples_ms: expected list of float"),
         ({"stage_ms": {"a": "b"}}, "stage_ms: expected dict of float"),
         ({"verified": "yes"}, "verified: expected bool"),
-        ({"schema_version": 99}, "schema_version: 99 is not supported"),
+        ({"schema_version": 99}, "schema_version 99 is not supported"),
         ({"Bad Name": 1}, "'Bad Name': not a field name"),
     ],
 )
