@@ -193,7 +193,13 @@ FIELDS: tuple[Field, ...] = (
         "latency_ms_p90", float, "90th percentile of the time per call", unit="ms", minimum=0
     ),
     _contract(
-        "samples_ms", list, "every timed call's time, in order", unit="ms", items=float, default=[]
+        "samples_ms",
+        list,
+        "every timed call's time, in order (empty when not ok)",
+        unit="ms",
+        items=float,
+        nullable=False,
+        default=[],
     ),
     _contract(
         "peak_mem_bytes",

@@ -56,6 +56,7 @@ def test_a_good_row_validates_and_its_samples_become_a_float_array():
         ({"latency_ms_median": "fast"}, "latency_ms_median: expected float"),
         ({"samples_ms": [1.0, "2"]}, "samples_ms: expected list of float"),
         ({"samples_ms": [1.0, True]}, "samples_ms: expected list of float"),
+        ({"samples_ms": None}, "samples_ms: must not be null"),
         ({"stage_ms": {"a": "b"}}, "stage_ms: expected dict of float"),
         ({"verified": "yes"}, "verified: expected bool"),
         ({"schema_version": 99}, "schema_version 99 is not supported"),
