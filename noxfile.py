@@ -7,8 +7,9 @@ recent torch (constraints/gpu.txt). Override with HYENA_BENCH_TORCH=cpu|gpu.
 `tests` and `sweep` install the same packages into two environments: nox names a session's
 environment after the session and has no option to share one (a `venv_location` setting was
 proposed, wntrblm/nox#785, and is not in nox 2026.10), and one session creating another's
-environment would break `nox -r`. The second install comes from pip's download cache; with uv
-installed, `nox --default-venv-backend uv` hard-links packages from uv's cache instead.
+environment would break `nox -r`. pip's download cache spares the second download; with uv
+installed, `nox --default-venv-backend uv` hard-links packages from uv's cache instead (not
+measured here).
 """
 
 from __future__ import annotations
