@@ -50,9 +50,9 @@ class Verification:
 def relative_error(out: torch.Tensor | None, ref: torch.Tensor | None) -> float:
     """max|out - ref| / max|ref|; inf when out has NaN/inf or the shapes differ. A missing
     gradient (None) counts as zeros."""
-    if out is None and ref is None:
-        return 0.0
     if out is None or ref is None:
+        if out is None and ref is None:
+            return 0.0
         out = torch.zeros_like(ref) if out is None else out
         ref = torch.zeros_like(out, dtype=torch.float64) if ref is None else ref
     if out.shape != ref.shape:
