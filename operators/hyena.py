@@ -116,7 +116,8 @@ class HyenaOperator(nn.Module):
     """Drop-in layer x(B, L, D) -> y(B, L', D), L' = min(L, l_max). For each order step o:
     v <- x_(order-1-o) ⊙ v, then v <- h_o * v + bias_o ⊙ v; finally y = out_proj(x_0 ⊙ v).
 
-    Follows safari's HyenaOperator (num_heads=1, num_blocks=1, inner_factor=1, no dropout):
+    Follows safari's HyenaOperator (num_heads=1, num_blocks=1, inner_factor=1, no dropout; read
+    at HazyResearch/safari 02220c6, src/models/sequence/hyena.py lines 309-355):
     - the filter network's order-1 filters are interleaved channel-wise: channel c·(order-1) + o
       of the filter network is channel c of step o's filter (safari's `(v o) -> o v`);
     - an input longer than l_max is cut to its first l_max positions after the short convolution,
