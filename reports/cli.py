@@ -20,6 +20,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="tables, claim verdicts, plots and a markdown/HTML report from runs",
         description="Build a report from one or more run directories (shards or presets of one "
         "environment merge by concatenation).",
+        epilog="Exit status: 0 when the report is written, also when no measurement in the runs "
+        "succeeded (every row skipped, out of memory or failed): the report then says so and "
+        "lists the reasons, without result tables or plots, and one line on stderr says the "
+        "same; 2 for bad input (a missing or unreadable run, an unknown option value).",
     )
     parser.add_argument(
         "dirs",
@@ -80,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         results, out, load_paper(), args.baseline, draw=bool(formats & {"md", "html"})
     )
     written = render.write(report.blocks, report.csv, out, formats, document.TITLE)
-    for note in results.notes:
+    for note in (*results.notes, *report.notes):
         print(f"hyena-bench report: note: {note}", file=sys.stderr)
     print(
         f"report: {len(results.frame)} rows from {len(results.runs)} run(s) -> "

@@ -34,6 +34,7 @@ from reports.tables import (
     latency_table,
     length_label,
     memory_table,
+    not_run,
     scaling,
     scaling_table,
     speedup_table,
@@ -67,8 +68,11 @@ ENV_FIELDS = (  # (label, dotted key in env.json)
 
 @dataclass(frozen=True)
 class Report:
+    """The blocks to render, the tidy tables, and notes the command repeats on the console."""
+
     blocks: list[Block]
     csv: dict[str, pd.DataFrame]
+    notes: tuple[str, ...] = ()
 
 
 def environment(results: Results) -> list[Block]:
@@ -84,33 +88,78 @@ def environment(results: Results) -> list[Block]:
     return blocks
 
 
+# The CUDA timer names each row's own repetition count ("123 reps sized to 0.5 s"); dropped so
+# that rows with one timer setting share one description (the counts are given from `reps`).
+ROW_REPS = re.compile(r"\b\d+ reps sized to\b")
+# The settings part of a timer description (bench/timing.py), after what the timer is.
+SETTINGS = re.compile(r",\s*(?=>= \d+ reps\b|reps sized to\b)")
+TARGET_S = re.compile(r"(?:>=|sized to) ([\d.]+) s\b")
+MIN_REPS = re.compile(r">= (\d+) reps\b|\(>= (\d+)\)")
+WARMUP = re.compile(r">= (\d+) warm-up calls(?: and ([\d.]+) s)?")
+
+
+def describe_timer(timer: str) -> str:
+    """'what it is: warm-up, target time and minimum count' read from one timer description;
+    the description as it stands where it does not have that shape."""
+    parts = SETTINGS.split(timer, maxsplit=1)
+    if len(parts) != 2:
+        return timer
+    kind, settings = parts
+    warm, target = WARMUP.search(settings), TARGET_S.search(settings)
+    least = MIN_REPS.search(settings)
+    if not (warm and target and least):
+        return timer
+    warm_up = f"at least {warm[1]} warm-up calls" + (f" and {warm[2]} s" if warm[2] else "")
+    return (
+        f"{kind}: {warm_up}, then timed calls for a target of {target[1]} s and at least "
+        f"{least[1] or least[2]} calls"
+    )
+
+
+def timing_text(ok: pd.DataFrame) -> str:
+    """What the timer did, with the real counts from the rows (not a placeholder)."""
+    timers = sorted({ROW_REPS.sub("reps sized to", str(t)) for t in ok["timer"].dropna()})
+    reps = ok["reps"].dropna().astype(int)
+    if reps.empty:
+        return "No timed calls (no ok rows)."
+    described = "; ".join(describe_timer(t) for t in timers) or "not recorded in the rows"
+    counts = (
+        f"{reps.iloc[0]} timed calls each"
+        if reps.min() == reps.max()
+        else f"{reps.min()} to {reps.max()} timed calls (median {int(reps.median())})"
+    )
+    return f"Timer: {described}. The {len(reps)} ok rows hold {counts}."
+
+
+def status_counts(frame: pd.DataFrame) -> str:
+    return ", ".join(f"{n} {s}" for s, n in frame["status"].value_counts().items())
+
+
 def method(frame: pd.DataFrame) -> list[Block]:
     """How the numbers were taken, from the rows' own timer descriptions and counts."""
-    timers = sorted({re.sub(r"\b\d+ reps\b", "n reps", str(t)) for t in frame["timer"].dropna()})
     ok = frame[frame["status"] == "ok"]
-    reps = ok["reps"].dropna().astype(int)
-    calls = (
-        "no"
-        if reps.empty
-        else (f"{reps.min()}" if reps.min() == reps.max() else f"{reps.min()}–{reps.max()}")
-    )
-    counts = ", ".join(f"{n} {s}" for s, n in frame["status"].value_counts().items())
+    counts = status_counts(frame)
     graphs = int(frame["cuda_graph"].map(lambda v: v is True).sum())
     text = [
         f"{len(frame)} measurements ({counts}). Each latency is the median of the per-call "
-        f"samples of one configuration (p10–p90 in brackets), from {calls} timed calls; "
-        f"timer: {'; '.join(timers) if timers else 'not recorded in the rows'}."
+        f"samples of one configuration (p10–p90 in brackets and shaded in the latency plots). "
+        + timing_text(ok)
         + (f" {graphs} rows replay a CUDA graph." if graphs else ""),
         "Every output is checked against a float64 reference before timing; rows that failed the "
         "check are marked rather than dropped. Speedup is the baseline's median over the "
         "implementation's median. Crossover lengths interpolate linearly in log-log between "
         "adjacent measured lengths; scaling exponents are least-squares slopes of log latency "
-        "against log L over the upper half of each implementation's measured lengths.",
+        "against log L over the upper half of each implementation's measured lengths. "
+        "Throughput and memory are shown in one unit per table, picked by magnitude (the largest "
+        "unit in which the largest value is at least 1); the plots use the table's unit.",
         f"Claims are judged on layer-level forward rows (the paper's setup), separately for each "
         f"device, batch, width and dtype, with a {CONFIDENCE:.0%} percentile bootstrap interval "
         f"for the speedup ({BOOTSTRAP_RESAMPLES:,} resamples of each side's raw samples, seed "
         f"{BOOTSTRAP_SEED}): reproduced if the interval's lower bound reaches the threshold, not "
-        f"reproduced if its upper bound is below it, inconclusive otherwise.",
+        f"reproduced if its upper bound is below it, inconclusive otherwise. In the speedup plots "
+        f"each claim is a marker at its own length and threshold. The paper's Figure 4.3 series "
+        f"(batch 64, GPU) share the latency axes only for GPU rows at batch 64; for any other "
+        f"setting they are drawn in a separate panel beside it, for reference.",
     ]
     return [Heading("Method"), *(Text(t) for t in text)]
 
@@ -180,10 +229,51 @@ def group_tables(
     return blocks, cross, fits
 
 
+def nothing_measured(frame: pd.DataFrame) -> str:
+    """The one line said when no row is ok: there is nothing to tabulate or plot."""
+    return (
+        f"no measurement succeeded ({len(frame)} rows: {status_counts(frame)}); the report "
+        "lists why, without result tables or plots"
+    )
+
+
 def with_group(frame: pd.DataFrame, group: Group) -> pd.DataFrame:
     return frame.assign(**{f: getattr(group, f) for f in GROUP_FIELDS})[
         [*GROUP_FIELDS, *frame.columns]
     ]
+
+
+def group_blocks(
+    group: Group,
+    rows: pd.DataFrame,
+    summary: pd.DataFrame,
+    choice: selection.Choice,
+    paper: Paper,
+    plots_dir: Path | None,
+    slug: str,
+) -> tuple[list[Block], pd.DataFrame, pd.DataFrame]:
+    """Tables and figures of one setting; one line and the reasons when nothing in it ran."""
+    if not (rows["status"] == "ok").any():
+        text = (
+            f"Nothing measured in this setting ({len(rows)} rows: {status_counts(rows)}), so no "
+            "tables or plots. Not run:"
+        )
+        return [Text(text), Bullets(not_run(summary))], crossovers(rows), scaling(rows)
+    blocks, cross, fits = group_tables(rows, summary, choice)
+    if plots_dir is not None:
+        claim_setting = (group.level, group.mode) == (CLAIM_LEVEL, CLAIM_MODE)
+        figures = plots.draw_all(
+            group,
+            rows,
+            summary,
+            choice,
+            paper.figure if claim_setting else None,
+            list(paper.claims) if claim_setting else [],
+            plots_dir,
+            slug,
+        )
+        blocks += [Image(p) for p in figures]
+    return blocks, cross, fits
 
 
 def build(
@@ -192,8 +282,10 @@ def build(
     """The whole report; figures are written under out_dir/plots when `draw`."""
     frame = results.frame
     verdicts = evaluate(frame, paper)
+    notes = () if (frame["status"] == "ok").any() else (nothing_measured(frame),)
     blocks = [
         Heading(TITLE, 1),
+        *(Text(f"Note: {n}.") for n in notes),
         *environment(results),
         *method(frame),
         *claims_section(verdicts, paper),
@@ -206,24 +298,17 @@ def build(
             selection.named(rows, baseline_op) if baseline_op else selection.default_baseline(rows)
         )
         summary = summarise(rows, choice)
-        tables, cross, fits = group_tables(rows, summary, choice)
-        blocks += [Heading(group.title(), 3), *tables]
-        if draw:
-            paper_fig = (
-                paper.figure if (group.level, group.mode) == (CLAIM_LEVEL, CLAIM_MODE) else None
-            )
-            figures = plots.draw_all(
-                group,
-                rows,
-                summary,
-                choice,
-                paper_fig,
-                list(paper.claims),
-                out_dir / PLOTS_DIR,
-                group.slug(several_devices),
-            )
-            blocks += [Image(p) for p in figures]
+        parts, cross, fits = group_blocks(
+            group,
+            rows,
+            summary,
+            choice,
+            paper,
+            out_dir / PLOTS_DIR if draw else None,
+            group.slug(several_devices),
+        )
+        blocks += [Heading(group.title(), 3), *parts]
         for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
             csv[name].append(with_group(part, group))
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
-    return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)})
+    return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)}, notes)

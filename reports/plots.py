@@ -1,262 +1,225 @@
-"""Figures for one group of rows: latency, speedup, peak memory and throughput against sequence
-length (log-log), and each stage's share of the layer's time. PNG for the markdown report, SVG
-for print; the paper's Figure 4.3 series is drawn beside ours, grey and dashed.
+"""Figures for one group of rows: latency (median line, p10-p90 band), speedup (the paper's claims
+as markers at their lengths), peak memory and throughput against sequence length (log-log), and
+the stage figure (reports/stage_plot.py). PNG for the markdown report, SVG for print.
+
+The paper's Figure 4.3 series (batch 64, on a GPU) share the latency axes only where the rows were
+measured in a comparable setting: a CUDA device at the figure's batch. Anywhere else (a CPU run,
+another batch) they are drawn in a separate small panel titled as the paper's GPU numbers, so a
+B=64 GPU curve is never read as a reference line for, say, a B=1 CPU run.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure as Canvas  # no pyplot: no global figure state, no backend
-from matplotlib.transforms import blended_transform_factory
 
+from reports import selection
+from reports.canvas import (
+    TITLE_WIDTH,
+    Drawn,
+    Plot,
+    finish,
+    mark_oom,
+    new_figure,
+    save,
+    style,
+)
 from reports.claims import Claim, Figure
+from reports.colours import PAPER_GREY, impl_colour
 from reports.load import Group
 from reports.selection import Choice
+from reports.stage_plot import stages_figure
 from reports.tables import length_label
+from reports.units import by_magnitude
 
-FIGSIZE = (9.0, 4.8)  # inches; readable at README width, legend to the right of the axes
-DPI = 110
-EDGE_Y = 0.97  # where an OOM marker sits, as a fraction of the axes height
-EDGE_STEP = 0.035  # each further series' OOM markers sit this much lower, so none hide another
+BAND_ALPHA = 0.18  # p10-p90 band: visible, yet lines of other series read through it
+BAND_LABEL = "shaded: p10–p90 of the per-call samples"
+PAPER_DEVICE = "cuda"  # Figure 4.3 was measured on a GPU (the paper does not name which)
 PAPER_STYLES = {"hyena": "--", "attention": ":", "flash_attention": "-."}
-MIN_STAGES = 2  # one stage is the whole time: nothing to compare
-STAGE_COLUMNS = 3  # subplots per row in the stage figure
-STAGE_ORDER = (
-    "hyena.in_proj",
-    "hyena.short_conv",
-    "hyena.filter",
-    "hyena.long_conv",
-    "hyena.gating",
-    "hyena.out_proj",
-    "attention.projections",
-    "attention.core",
-    "attention.out_proj",
-)
+CLAIM_MARKERS = ("*", "P", "X", "D")  # one shape per claimed point, in order of length
+CLAIM_BASELINES = {selection.FASTEST_FLASH: "FlashAttention", selection.FASTEST_HYENA: "Hyena"}
+
+__all__ = ["Drawn", "Plot", "draw_all", "figures"]
 
 
-@dataclass(frozen=True)
-class Plot:
-    """A saved figure: its caption and the files, relative to the report directory."""
-
-    title: str
-    png: str
-    svg: str
-
-
-def colours(impls: list[str]) -> dict[str, tuple[float, ...]]:
-    cmap = matplotlib.colormaps["tab10" if len(impls) <= 10 else "tab20"]
-    return {impl: cmap(i % cmap.N) for i, impl in enumerate(sorted(impls))}
-
-
-def new_axes(group: Group, what: str, ylabel: str) -> tuple[Canvas, Axes]:
-    fig = Canvas(figsize=FIGSIZE, layout="constrained")
-    ax = fig.subplots()
-    ax.set_title(
-        f"{what}: {group.device_label}, {group.dtype}, batch {group.batch}, "
-        f"d_model {group.d_model} ({group.level}, {group.mode})",
-        fontsize=9,
+def setting(group: Group) -> str:
+    return (
+        f"{group.device_label}, {group.dtype}, batch {group.batch}, d_model {group.d_model} "
+        f"({group.level}, {group.mode})"
     )
-    ax.set_xlabel("sequence length L (tokens)")
-    ax.set_ylabel(ylabel)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.grid(True, which="both", alpha=0.25)
-    return fig, ax
 
 
-def label_lengths(ax: Axes, lengths: list[int]) -> None:
-    ax.set_xticks(lengths, [length_label(n) for n in lengths])
-    ax.minorticks_off()
+def comparable(rows: pd.DataFrame, figure: Figure) -> bool:
+    """Whether the paper's series may share our axes: same device class and the figure's batch."""
+    return bool((rows["device"] == PAPER_DEVICE).all() and (rows["batch"] == figure.batch).all())
 
 
-def save(fig: Canvas, out_dir: Path, name: str, title: str) -> Plot:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for ext in ("png", "svg"):
-        fig.savefig(out_dir / f"{name}.{ext}", dpi=DPI)
-    return Plot(title, f"{out_dir.name}/{name}.png", f"{out_dir.name}/{name}.svg")
-
-
-def mark_oom(ax: Axes, lengths: list[int], colour: object, slot: int) -> int:
-    """An 'x' near the top edge at each length that ran out of memory; returns the next slot."""
-    if not lengths:
-        return slot
-    edge = blended_transform_factory(ax.transData, ax.transAxes)
-    ax.plot(
-        lengths,
-        [EDGE_Y - slot * EDGE_STEP] * len(lengths),
-        "x",
-        color=colour,
-        ms=8,
-        mew=2,
-        transform=edge,
-        clip_on=False,
-    )
-    return slot + 1
-
-
-def plot_series(ax: Axes, summary: pd.DataFrame, column: str, palette: dict) -> int:
-    """One line per implementation; OOM markers at the top; rings on throttled points.
+def plot_series(
+    ax: Axes,
+    summary: pd.DataFrame,
+    column: str,
+    scale: float = 1.0,
+    band: tuple[str, str] | None = None,
+) -> int:
+    """One line per implementation (gid `series:<impl>`), its `band` columns shaded (gid
+    `band:<impl>`), OOM markers at the top, rings on throttled points.
     Returns the number of OOM marker rows used."""
     slot = 0
     for impl, rows in summary.groupby("impl"):
+        colour = impl_colour(str(impl))
         ok = rows[rows["status"] == "ok"].dropna(subset=[column])
-        style = "o-" if rows["family"].iloc[0] == "hyena" else "s-"
-        ax.plot(ok["seqlen"], ok[column], style, color=palette[impl], label=impl, ms=4)
-        slot = mark_oom(ax, list(rows.loc[rows["status"] == "oom", "seqlen"]), palette[impl], slot)
+        fmt = "o-" if rows["family"].iloc[0] == "hyena" else "s-"
+        (line,) = ax.plot(
+            ok["seqlen"], ok[column] * scale, fmt, color=colour, label=impl, ms=4, lw=1.5
+        )
+        line.set_gid(f"series:{impl}")
+        if band is not None and len(ok):
+            shade = ax.fill_between(
+                ok["seqlen"],
+                ok[band[0]] * scale,
+                ok[band[1]] * scale,
+                color=colour,
+                alpha=BAND_ALPHA,
+                lw=0,
+            )
+            shade.set_gid(f"band:{impl}")
+        slot = mark_oom(ax, list(rows.loc[rows["status"] == "oom", "seqlen"]), colour, slot)
         hot = ok[ok["throttled"]]
         if len(hot):
-            ax.plot(hot["seqlen"], hot[column], "o", ms=11, mfc="none", mec="red", mew=1.5)
+            ax.plot(hot["seqlen"], hot[column] * scale, "o", ms=11, mfc="none", mec="red", mew=1.5)
+    if band is not None:
+        ax.fill_between([], [], [], color="grey", alpha=BAND_ALPHA * 2, lw=0, label=BAND_LABEL)
     if summary["throttled"].any():
         ax.plot([], [], "o", ms=11, mfc="none", mec="red", label="GPU throttled")
     return slot
 
 
-def plot_paper(ax: Axes, figure: Figure, slot: int) -> int:
+def plot_paper(ax: Axes, figure: Figure, slot: int, prefix: str) -> int:
+    """The figure's series in grey, each with its own dash; OOM markers where it has none."""
     for name, values in figure.series.items():
         points = [(n, v) for n, v in zip(figure.seqlen, values, strict=True) if v is not None]
-        ax.plot(
+        (line,) = ax.plot(
             *zip(*points, strict=True),
             PAPER_STYLES.get(name, "--"),
-            color="grey",
+            color=PAPER_GREY,
             lw=1.2,
-            label=f"{figure.label}: {figure.names[name]}",
+            label=f"{prefix}{figure.names[name]}",
         )
+        line.set_gid(f"paper:{name}")
         oom = [n for n, v in zip(figure.seqlen, values, strict=True) if v is None]
-        slot = mark_oom(ax, oom, "grey", slot)
+        slot = mark_oom(ax, oom, PAPER_GREY, slot)
     return slot
 
 
-def finish(ax: Axes, summary: pd.DataFrame, extra: list[int] = (), slots: int = 0) -> None:
-    """Length ticks, legend, and headroom on a log y axis so OOM markers sit above the data."""
-    label_lengths(ax, sorted({*summary["seqlen"], *extra}))
-    if slots:
-        ax.plot([], [], "x", color="black", label="× at top: out of memory")
-        low, high = ax.get_ylim()
-        ax.set_ylim(low, high * (high / low) ** (EDGE_STEP * (slots + 1)))
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+def paper_panel(ax: Axes, figure: Figure) -> None:
+    """The paper's series on their own small axes, titled as what they are."""
+    style(
+        ax,
+        f"The paper's GPU numbers (Fig. 4.3, batch {figure.batch}): a different setting, "
+        "for reference only",
+        "latency (ms)",
+        "L (tokens)",
+        width=TITLE_WIDTH // 2,
+    )
+    finish(ax, list(figure.seqlen), plot_paper(ax, figure, 0, ""), beside=False)
+    ax.tick_params(axis="x", labelsize=7)
 
 
-def latency_plot(
+def claim_baseline(claim: Claim) -> str:
+    return CLAIM_BASELINES.get(claim.baseline, claim.baseline)
+
+
+def claim_markers(ax: Axes, claims: list[Claim], lengths: list[int]) -> None:
+    """Each claimed point as a marker at its own length and threshold (gid `claim:<ids>`) when
+    that length lies within the measured ones; a legend line for the others. Claims at the same
+    point share a marker."""
+    points: dict[tuple[int, float], list[Claim]] = {}
+    for claim in sorted(claims, key=lambda c: (c.seqlen, c.threshold)):
+        points.setdefault((claim.seqlen, claim.threshold), []).append(claim)
+    low, high = min(lengths), max(lengths)
+    shapes = iter(CLAIM_MARKERS * len(points))
+    for (seqlen, threshold), group in points.items():
+        ids = ", ".join(c.id for c in group)
+        against = " / ".join(dict.fromkeys(claim_baseline(c) for c in group))
+        text = f"claim {ids}: {threshold:g}× over {against} at {length_label(seqlen)}"
+        if low <= seqlen <= high:
+            (marker,) = ax.plot(
+                [seqlen], [threshold], next(shapes), color="black", mfc="gold", ms=11, label=text
+            )
+            marker.set_gid(f"claim:{ids}")
+        else:
+            ax.plot([], [], " ", label=f"{text}: beyond the measured lengths")
+
+
+def latency_figure(
+    group: Group, rows: pd.DataFrame, summary: pd.DataFrame, figure: Figure | None
+) -> Drawn:
+    overlay = figure is not None and comparable(rows, figure)
+    fig, ax, side = new_figure(panel=figure is not None and not overlay)
+    style(ax, f"Latency: {setting(group)}", "latency (ms): median line, p10–p90 shaded")
+    band = ("latency_ms_p10", "latency_ms_p90")
+    slots = plot_series(ax, summary, "latency_ms_median", band=band)
+    lengths = list(summary["seqlen"])
+    if overlay:
+        slots = plot_paper(ax, figure, slots, f"{figure.label}: ")
+        lengths += list(figure.seqlen)
+    finish(ax, lengths, slots)
+    if side is not None:
+        paper_panel(side, figure)
+    return Drawn("latency", "Latency vs sequence length", fig)
+
+
+def speedup_figure(
+    group: Group, summary: pd.DataFrame, baseline: Choice, claims: list[Claim]
+) -> Drawn:
+    fig, ax, _ = new_figure()
+    style(
+        ax,
+        f"Speedup over {baseline.label}: {setting(group)}",
+        "speedup (×); above 1: faster than the baseline",
+    )
+    slots = plot_series(ax, summary, "speedup")
+    ax.axhline(1.0, color="black", lw=0.8)
+    if claims:
+        claim_markers(ax, claims, list(summary["seqlen"]))
+    finish(ax, list(summary["seqlen"]), slots)
+    return Drawn("speedup", f"Speedup over {baseline.label}", fig)
+
+
+def quantity_figure(
+    group: Group, summary: pd.DataFrame, column: str, kind: str, quantity: str
+) -> Drawn:
+    """One quantity per implementation, in the unit its magnitude calls for (the table's)."""
+    unit = by_magnitude(column, summary[column])
+    fig, ax, _ = new_figure()
+    style(ax, f"{quantity}: {setting(group)}", f"{quantity.lower()} ({unit.name})")
+    finish(ax, list(summary["seqlen"]), plot_series(ax, summary, column, unit.scale))
+    return Drawn(kind, f"{quantity} ({unit.name}) vs sequence length", fig)
+
+
+def figures(
     group: Group,
-    summary: pd.DataFrame,
-    figure: Figure | None,
-    palette: dict,
-    out_dir: Path,
-    slug: str,
-) -> Plot:
-    fig, ax = new_axes(group, "Latency", "median latency (ms)")
-    slot = plot_series(ax, summary, "latency_ms_median", palette)
-    if figure is not None:
-        slot = plot_paper(ax, figure, slot)
-    finish(ax, summary, list(figure.seqlen) if figure is not None else [], slot)
-    return save(fig, out_dir, f"{slug}-latency", "Latency vs sequence length")
-
-
-def speedup_plot(
-    group: Group,
+    rows: pd.DataFrame,
     summary: pd.DataFrame,
     baseline: Choice,
+    figure: Figure | None,
     claims: list[Claim],
-    palette: dict,
-    out_dir: Path,
-    slug: str,
-) -> Plot:
-    fig, ax = new_axes(group, "Speedup", f"speedup over {baseline.label} (×)")
-    slots = plot_series(ax, summary, "speedup", palette)
-    ax.axhline(1.0, color="black", lw=0.8)
-    for threshold in sorted({c.threshold for c in claims}):
-        ids = ", ".join(
-            f"{c.id} ({length_label(c.seqlen)})" for c in claims if c.threshold == threshold
-        )
-        ax.axhline(threshold, color="grey", ls="--", lw=1)
-        ax.text(
-            0.01,
-            threshold,
-            f" {threshold:g}×: claim {ids}",
-            fontsize=7,
-            va="bottom",
-            transform=blended_transform_factory(ax.transAxes, ax.transData),
-        )
-    finish(ax, summary, slots=slots)
-    return save(fig, out_dir, f"{slug}-speedup", f"Speedup over {baseline.label}")
-
-
-def memory_plot(
-    group: Group, summary: pd.DataFrame, palette: dict, out_dir: Path, slug: str
-) -> Plot:
-    fig, ax = new_axes(group, "Peak memory", "peak memory (MiB)")
-    finish(ax, summary, slots=plot_series(ax, summary, "peak_mem_mib", palette))
-    return save(fig, out_dir, f"{slug}-memory", "Peak memory vs sequence length")
-
-
-def throughput_plot(
-    group: Group, summary: pd.DataFrame, palette: dict, out_dir: Path, slug: str
-) -> Plot:
-    flops = summary["tflops"].notna().any()
-    column, unit = ("tflops", "TFLOP/s") if flops else ("tokens_per_s", "tokens/s")
-    fig, ax = new_axes(group, "Throughput", f"throughput ({unit})")
-    finish(ax, summary, slots=plot_series(ax, summary, column, palette))
-    return save(fig, out_dir, f"{slug}-throughput", f"Throughput ({unit}) vs sequence length")
-
-
-def stage_shares(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Per implementation: share of each stage in the total staged time, by seqlen."""
-    staged = rows[(rows["status"] == "ok") & rows["stage_ms"].map(lambda s: isinstance(s, dict))]
-    out = {}
-    for impl, part in staged.groupby("impl"):
-        ms = pd.DataFrame(list(part["stage_ms"]), index=part["seqlen"]).sort_index().fillna(0.0)
-        if ms.shape[1] < MIN_STAGES:
-            continue
-        order = [s for s in STAGE_ORDER if s in ms.columns]
-        ms = ms[order + sorted(set(ms.columns) - set(order))]
-        out[impl] = ms.div(ms.sum(axis=1), axis=0)
-    return out
-
-
-def stages_plot(group: Group, rows: pd.DataFrame, out_dir: Path, slug: str) -> Plot | None:
-    shares = stage_shares(rows)
-    if not shares:
-        return None
-    ncols = min(STAGE_COLUMNS, len(shares))
-    nrows = -(-len(shares) // ncols)
-    fig = Canvas(figsize=(FIGSIZE[0], FIGSIZE[1] * (1 + 0.6 * (nrows - 1))), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).ravel()
-    cmap = matplotlib.colormaps["tab20"]
-    stages = list(dict.fromkeys(s for share in shares.values() for s in share.columns))
-    for ax in axes[len(shares) :]:
-        ax.set_visible(False)
-    for ax, (impl, share) in zip(axes, shares.items(), strict=False):
-        x, bottom = [length_label(n) for n in share.index], np.zeros(len(share))
-        for stage in share.columns:
-            ax.bar(
-                x,
-                share[stage],
-                0.8,
-                bottom=bottom,
-                label=stage,
-                color=cmap(stages.index(stage) % cmap.N),
-            )
-            bottom += share[stage].to_numpy()
-        ax.set_title(impl, fontsize=8)
-        ax.set_xlabel("sequence length L")
-    for ax in axes[::ncols]:
-        ax.set_ylabel("share of the staged time")
-    handles = {
-        label: h for ax in axes for h, label in zip(*ax.get_legend_handles_labels(), strict=True)
-    }
-    fig.legend(handles.values(), handles.keys(), fontsize=7, loc="outside right upper")
-    fig.suptitle(
-        f"What dominates at each length: {group.device_label}, {group.dtype}, "
-        f"batch {group.batch}, d_model {group.d_model}",
-        fontsize=9,
-    )
-    return save(fig, out_dir, f"{slug}-stages", "Share of time by stage")
+) -> list[Drawn]:
+    """Every figure for one group with at least one ok row (the paper's series and claims only
+    where given). Implementations without an ok or out-of-memory row draw nothing."""
+    shown = summary.groupby("impl")["status"].transform(lambda s: s.isin(["ok", "oom"]).any())
+    summary = summary[shown.astype(bool)]
+    drawn = [latency_figure(group, rows, summary, figure)]
+    if baseline.impls and summary["speedup"].notna().any():
+        drawn.append(speedup_figure(group, summary, baseline, claims))
+    if summary["peak_mem_mib"].notna().any():
+        drawn.append(quantity_figure(group, summary, "peak_mem_mib", "memory", "Peak memory"))
+    column = "tflops" if summary["tflops"].notna().any() else "tokens_per_s"
+    drawn.append(quantity_figure(group, summary, column, "throughput", "Throughput"))
+    stages = stages_figure(group, rows)
+    return drawn + ([stages] if stages else [])
 
 
 def draw_all(
@@ -269,15 +232,5 @@ def draw_all(
     out_dir: Path,
     slug: str,
 ) -> list[Plot]:
-    """Every figure for one group (the paper's series only where given)."""
-    shown = summary.groupby("impl")["status"].transform(lambda s: s.isin(["ok", "oom"]).any())
-    summary = summary[shown.astype(bool)]  # series that never ran would be empty lines
-    palette = colours(list(summary["impl"].unique()))
-    plots = [latency_plot(group, summary, figure, palette, out_dir, slug)]
-    if baseline.impls and summary["speedup"].notna().any():
-        plots.append(speedup_plot(group, summary, baseline, claims, palette, out_dir, slug))
-    if summary["peak_mem_mib"].notna().any():
-        plots.append(memory_plot(group, summary, palette, out_dir, slug))
-    plots.append(throughput_plot(group, summary, palette, out_dir, slug))
-    stages = stages_plot(group, rows, out_dir, slug)
-    return plots + ([stages] if stages else [])
+    """Draw and write every figure for one group (see `figures`)."""
+    return [save(d, out_dir, slug) for d in figures(group, rows, summary, baseline, figure, claims)]

@@ -17,17 +17,22 @@ from bench.defaults import NOISY_SPREAD
 from reports import selection
 from reports.selection import Choice
 from reports.stats import loglog_crossing, loglog_slope, upper_half
+from reports.units import by_magnitude
 
 THROTTLED_MARK = "†"
 UNVERIFIED_MARK = "‡"
 NOISY_MARK = "~"
 THROTTLED_NOTE = f"{THROTTLED_MARK} the GPU was throttled during this measurement (NVML)"
 UNVERIFIED_NOTE = f"{UNVERIFIED_MARK} output did not match the float64 reference (verified=false)"
-NOISY_NOTE = f"{NOISY_MARK} noisy: p90/p10 above {NOISY_SPREAD:g}"
-# Throughput columns: (column, quantity, unit at scale 1, unit at scale 1000).
+NOISY_NOTE = f"{NOISY_MARK} noisy latency: p90/p10 above {NOISY_SPREAD:g}"
+# Which marks a cell carries: quantities derived from the latency carry all three; peak memory
+# is not timed, so neither the latency's noise nor a throttled clock says anything about it.
+LATENCY_MARKS = ("throttled", "unverified", "noisy")
+MEMORY_MARKS = ("unverified",)
+# Throughput columns: (column, quantity); the unit is picked by magnitude (reports/units.py).
 THROUGHPUT = (
-    ("tflops", "Throughput", "TFLOP/s", "GFLOP/s"),
-    ("gbps", "Memory traffic (minimum bytes / time)", "GB/s", "MB/s"),
+    ("tflops", "Throughput"),
+    ("gbps", "Memory traffic (minimum bytes / time)"),
 )
 STATUS_TEXT = {"oom": "OOM", "skipped": "skipped", "error": "error", "timeout": "timeout"}
 NOT_CROSSING = "not within the measured range"
@@ -175,13 +180,13 @@ def scaling(group: pd.DataFrame) -> pd.DataFrame:
 # --- display -----------------------------------------------------------------------------------
 
 
-def _marks(row: pd.Series) -> str:
-    marks = (
-        (THROTTLED_MARK, row["throttled"]),
-        (UNVERIFIED_MARK, not row["verified"]),
-        (NOISY_MARK, row["noisy"]),
-    )
-    return "".join(mark for mark, on in marks if on)
+def _marks(row: pd.Series, kinds: tuple[str, ...] = LATENCY_MARKS) -> str:
+    marks = {
+        "throttled": (THROTTLED_MARK, row["throttled"]),
+        "unverified": (UNVERIFIED_MARK, not row["verified"]),
+        "noisy": (NOISY_MARK, row["noisy"]),
+    }
+    return "".join(mark for kind, (mark, on) in marks.items() if kind in kinds and on)
 
 
 def ran(summary: pd.DataFrame) -> pd.Series:
@@ -199,36 +204,42 @@ def _pivot(summary: pd.DataFrame, cell: Cell) -> pd.DataFrame:
     return table
 
 
-def _notes(summary: pd.DataFrame) -> tuple[str, ...]:
+def _notes(summary: pd.DataFrame, kinds: tuple[str, ...] = LATENCY_MARKS) -> tuple[str, ...]:
+    """The footnotes for the marks that occur among `kinds`, in the table's own rows."""
+    summary = summary[ran(summary)]
     ok = summary["status"] == "ok"
-    flags = (
-        (THROTTLED_NOTE, summary["throttled"]),
-        (UNVERIFIED_NOTE, ok & ~summary["verified"]),
-        (NOISY_NOTE, summary["noisy"]),
+    flags = {
+        "throttled": (THROTTLED_NOTE, summary["throttled"]),
+        "unverified": (UNVERIFIED_NOTE, ok & ~summary["verified"]),
+        "noisy": (NOISY_NOTE, summary["noisy"]),
+    }
+    return tuple(note for kind, (note, rows) in flags.items() if kind in kinds and rows.any())
+
+
+def not_run(summary: pd.DataFrame) -> tuple[str, ...]:
+    """Implementations without a single ok row, each with its first status and reason."""
+    never = summary[~ran(summary)].drop_duplicates("impl")
+    return tuple(
+        f"{r.impl} ({r.status}: {r.reason})" if r.reason else f"{r.impl} ({r.status})"
+        for r in never.itertuples()
     )
-    return tuple(note for note, rows in flags if rows.any())
 
 
 def not_run_note(summary: pd.DataFrame) -> tuple[str, ...]:
-    """Implementations without a single ok row, each with its first status and reason."""
-    never = summary[~ran(summary)].drop_duplicates("impl")
-    if never.empty:
-        return ()
-    items = [
-        f"{r.impl} ({r.status}: {r.reason})" if r.reason else f"{r.impl} ({r.status})"
-        for r in never.itertuples()
-    ]
-    return ("Not run in this setting: " + "; ".join(items),)
+    items = not_run(summary)
+    return ("Not run in this setting: " + "; ".join(items),) if items else ()
 
 
-def _number_or_status(column: str, unit: str = "") -> Cell:
+def _number_or_status(
+    column: str, unit: str = "", kinds: tuple[str, ...] = LATENCY_MARKS, scale: float = 1.0
+) -> Cell:
     def cell(row: pd.Series) -> str:
         if row["status"] != "ok":
             return STATUS_TEXT.get(row["status"], str(row["status"]))
         value = row[column]
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "–"
-        return number(value) + unit + _marks(row)
+        return number(value * scale) + unit + _marks(row, kinds)
 
     return cell
 
@@ -267,21 +278,22 @@ def speedup_table(summary: pd.DataFrame, baseline: Choice) -> Table | None:
 
 
 def memory_table(summary: pd.DataFrame) -> Table:
-    return Table(
-        "Peak memory, MiB", _pivot(summary, _number_or_status("peak_mem_mib")), _notes(summary)
-    )
+    """Peak memory in the unit its magnitude calls for; only the correctness mark applies."""
+    unit = by_magnitude("peak_mem_mib", summary["peak_mem_mib"])
+    cell = _number_or_status("peak_mem_mib", kinds=MEMORY_MARKS, scale=unit.scale)
+    return Table(f"Peak memory, {unit.name}", _pivot(summary, cell), _notes(summary, MEMORY_MARKS))
 
 
 def throughput_tables(summary: pd.DataFrame) -> list[Table]:
-    """TFLOP/s and GB/s tables (GFLOP/s and MB/s when every value is below 1)."""
+    """FLOP/s and bytes/s tables, each in the unit its magnitude calls for (the plots use the
+    same unit); they are derived from the latency, so its marks and notes apply."""
     tables = []
-    for column, quantity, unit, small_unit in THROUGHPUT:
+    for column, quantity in THROUGHPUT:
         values = summary[column]
         if values.notna().any():
-            small = values.abs().max() < 1
-            scaled = summary.assign(**{column: values * (1e3 if small else 1)})
-            title = f"{quantity}, {small_unit if small else unit}"
-            tables.append(Table(title, _pivot(scaled, _number_or_status(column))))
+            unit = by_magnitude(column, values)
+            cell = _number_or_status(column, scale=unit.scale)
+            tables.append(Table(f"{quantity}, {unit.name}", _pivot(summary, cell), _notes(summary)))
     return tables
 
 
