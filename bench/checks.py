@@ -17,7 +17,6 @@ from operators.config import LEVELS, MEASURED_DTYPES, did_you_mean
 
 # (batch, seqlen, d_model, heads, order): odd lengths, order 3, a non-power-of-two width
 SHAPES = ((2, 64, 32, 4, 2), (1, 67, 32, 4, 3), (3, 129, 48, 6, 2), (2, 512, 64, 4, 2))
-GRAD_TOLERANCE = 1e-4  # fp32 gradients against float64 autograd
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +52,7 @@ def split(text: str, choices: tuple[str, ...] | dict[str, str], what: str) -> li
 def check_one(spec: Any, dtype: str, levels: list[str], grads: bool, device: Any) -> dict:
     """Worst forward (and fp32 gradient) error of `spec` over SHAPES and `levels`."""
     from operators.config import Config
-    from operators.verify import TOLERANCE, gradient_errors, verify
+    from operators.verify import gradient_errors, tolerance, verify
 
     fwd = grad = None
     skipped = ""
@@ -73,13 +72,15 @@ def check_one(spec: Any, dtype: str, levels: list[str], grads: bool, device: Any
                 grad = max([grad or 0.0, *errs.values()])
     passed = None
     if fwd is not None:
-        passed = fwd <= TOLERANCE[dtype] and (grad is None or grad <= GRAD_TOLERANCE)
+        passed = fwd <= tolerance(dtype, device) and (
+            grad is None or grad <= tolerance(dtype, device, grad=True)
+        )
     return {
         "op": spec.name,
         "dtype": dtype,
         "max_rel_err": fwd,
         "grad_max_rel_err": grad,
-        "tolerance": TOLERANCE[dtype],
+        "tolerance": tolerance(dtype, device),
         "passed": passed,
         "reason": "" if fwd is not None else skipped,
     }
