@@ -9,18 +9,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
-from bench.errors import UsageError
-from operators.config import DTYPES, LEVELS
+from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
+from operators.config import LEVELS, MEASURED_DTYPES, did_you_mean
 
 # (batch, seqlen, d_model, heads, order): odd lengths, order 3, a non-power-of-two width
 SHAPES = ((2, 64, 32, 4, 2), (1, 67, 32, 4, 3), (3, 129, 48, 6, 2), (2, 512, 64, 4, 2))
-GRAD_TOLERANCE = 1e-4  # fp32 gradients against float64 autograd
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="check implementations against the float64 reference")
+    p = sub.add_parser(
+        "verify",
+        help="check implementations against the float64 reference",
+        description="Check implementations against the float64 reference. Exit 1 on a wrong "
+        "result, 3 when nothing selected runs here.",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument("--ops", help="comma-separated implementation names (default: all here)")
     which.add_argument("--family", help="comma-separated families")
@@ -36,8 +41,10 @@ def split(text: str, choices: tuple[str, ...] | dict[str, str], what: str) -> li
     items = [x.strip() for x in text.split(",") if x.strip()]
     bad = [x for x in items if x not in choices]
     if bad or not items:
+        hint = did_you_mean(bad[0], choices) if bad else ""
         raise UsageError(
             f"--{what}: unknown {bad[0] if bad else 'empty'} (choose from {', '.join(choices)})"
+            + hint
         )
     return items
 
@@ -45,7 +52,7 @@ def split(text: str, choices: tuple[str, ...] | dict[str, str], what: str) -> li
 def check_one(spec: Any, dtype: str, levels: list[str], grads: bool, device: Any) -> dict:
     """Worst forward (and fp32 gradient) error of `spec` over SHAPES and `levels`."""
     from operators.config import Config
-    from operators.verify import TOLERANCE, gradient_errors, verify
+    from operators.verify import gradient_errors, tolerance, verify
 
     fwd = grad = None
     skipped = ""
@@ -65,13 +72,15 @@ def check_one(spec: Any, dtype: str, levels: list[str], grads: bool, device: Any
                 grad = max([grad or 0.0, *errs.values()])
     passed = None
     if fwd is not None:
-        passed = fwd <= TOLERANCE[dtype] and (grad is None or grad <= GRAD_TOLERANCE)
+        passed = fwd <= tolerance(dtype, device) and (
+            grad is None or grad <= tolerance(dtype, device, grad=True)
+        )
     return {
         "op": spec.name,
         "dtype": dtype,
         "max_rel_err": fwd,
         "grad_max_rel_err": grad,
-        "tolerance": TOLERANCE[dtype],
+        "tolerance": tolerance(dtype, device),
         "passed": passed,
         "reason": "" if fwd is not None else skipped,
     }
@@ -84,7 +93,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from operators import registry
 
     device = resolve_device(args.device)
-    dtypes = split(args.dtypes, tuple(d for d in DTYPES if d != "fp64"), "dtypes")
+    dtypes = split(args.dtypes, MEASURED_DTYPES, "dtypes")
     levels = split(args.levels, LEVELS, "levels")
     try:
         specs = registry.select(
@@ -136,7 +145,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 ],
             )
         )
-    return 1 if any(r["passed"] is False for r in results) else 0
+    if any(r["passed"] is False for r in results):
+        return EXIT_FAILURE
+    if not any(r["passed"] for r in results):
+        print(
+            f"hyena-bench verify: nothing was verified: no selected implementation runs on "
+            f"{device} (exit {EXIT_NOTHING_RAN}); `hyena-bench list` says what runs here",
+            file=sys.stderr,
+        )
+        return EXIT_NOTHING_RAN
+    return EXIT_OK
 
 
 def fmt(value: float | None) -> str:

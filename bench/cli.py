@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata
+import re
 import sys
 import warnings
 
 from bench import __version__
-from bench.errors import UsageError
+from bench.errors import EXIT_USAGE, UsageError
+from operators.config import did_you_mean
 
 COMMAND_MODULES = (
     "bench.commands",
@@ -36,14 +38,26 @@ COMMAND_OWNER = {
     "report": "reports.cli",
 }
 COMMAND_ENTRY_POINT_GROUP = "hyena_bench.commands"
-EXIT_USAGE = 2
+# argparse's message for a value outside `choices` (commands, --dtype, --metric, ...).
+INVALID_CHOICE = re.compile(r"invalid choice: '([^']*)' \(choose from (.*)\)")
+EPILOG = """exit status: 0 done; 1 a failure the command exists to find (verify: a wrong result,
+compare: a regression) or no worker could start; 2 bad arguments or unusable input (one line on
+stderr, nothing written); 3 nothing ran (run: every row skipped, verify: nothing verified here).
+Implementations, their levels and availability: hyena-bench list."""
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line on stderr and exit 2, without the usage dump."""
+    """argparse, but a usage error is one line on stderr and exit 2, without the usage dump, and
+    an unknown choice names the nearest known one."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: {message}")
+        found = INVALID_CHOICE.search(message)
+        if found:
+            known = [c.strip(" '") for c in found.group(2).split(",")]
+            message += did_you_mean(found.group(1), known)
+        if "required: COMMAND" in message:
+            message += " (hyena-bench --help lists them)"
+        raise UsageError(message, prog=self.prog)
 
 
 def command_modules(argv: list[str] | None) -> tuple[str, ...]:
@@ -59,6 +73,7 @@ def build_parser(argv: list[str] | None = None) -> ArgumentParser:
     parser = ArgumentParser(
         prog="hyena-bench",
         description="Benchmark Hyena long convolutions against attention over sequence length.",
+        epilog=EPILOG,
     )
     parser.add_argument("--version", action="version", version=f"hyena-bench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=ArgumentParser)
@@ -85,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser(argv).parse_args(argv)
         return int(args.func(args) or 0)
     except UsageError as exc:
-        print(f"hyena-bench: error: {exc}", file=sys.stderr)
+        print(f"{exc.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("hyena-bench: interrupted", file=sys.stderr)

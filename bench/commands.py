@@ -11,9 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import defaults, store
-from bench.errors import UsageError
-from bench.sweep import PRESETS, Sweep, parse_seqlens, validate
-from operators.config import DTYPES, LEVELS, MODES
+from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
+from bench.flags import add_config_flags, config_changes
+from bench.sweep import (
+    DEFAULT_LENGTHS,
+    DEFAULT_SWEEP,
+    PRESETS,
+    Sweep,
+    find_preset,
+    parse_seqlens,
+    validate,
+)
+from operators.config import FAMILIES
 
 if TYPE_CHECKING:  # the command line is built without importing torch; commands import it
     import torch
@@ -29,7 +38,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.set_defaults(func=cmd_env)
 
-    p = sub.add_parser("run", help="measure implementations over sequence length")
+    p = sub.add_parser(
+        "run",
+        help="measure implementations over sequence length",
+        description="Measure implementations over sequence length; each row is written as it "
+        "finishes. Exit 0 when the sweep is done (rows that failed are recorded as oom, error "
+        "or timeout), 1 when no worker could start, 2 on bad arguments, 3 when every row was "
+        "skipped (nothing selected runs here).",
+    )
     add_run_arguments(p)
     p.set_defaults(func=cmd_run)
 
@@ -108,69 +124,109 @@ def cmd_env(args: argparse.Namespace) -> int:
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """`run`'s flags. The configuration flags come from Config's declaration (bench.flags); a
+    flag left out keeps the preset's value."""
     p.add_argument(
         "--preset",
-        help="a named sweep (see --list-presets), or auto (paper on a GPU, "
-        "smoke otherwise); flags below override it",
+        help="a named sweep (see --list-presets), or auto (paper on a GPU, smoke otherwise); "
+        "the flags below override it (default: none: every implementation at the defaults "
+        f"below, L {DEFAULT_LENGTHS})",
     )
-    p.add_argument("--list-presets", action="store_true", help="print the presets and exit")
+    p.add_argument(
+        "--list-presets", action="store_true", help="print the presets and exit (default: off)"
+    )
     which = p.add_mutually_exclusive_group()
-    which.add_argument("--ops", help="comma-separated implementation names")
-    which.add_argument("--family", help="comma-separated families (attention, hyena)")
-    p.add_argument("--seqlens", help="e.g. 1k..64k (powers of two) or 1024,2048,3000")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--d-model", type=int)
-    p.add_argument("--heads", type=int)
-    p.add_argument("--order", type=int)
-    p.add_argument("--dtype", choices=[d for d in DTYPES if d != "fp64"])
-    p.add_argument("--mode", choices=MODES)
-    p.add_argument("--level", choices=LEVELS)
-    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
-    p.add_argument("--devices", help="comma-separated GPU indices: one worker per GPU")
+    which.add_argument(
+        "--ops",
+        help="comma-separated implementation names, see `hyena-bench list` "
+        "(default: the preset's, else all)",
+    )
+    which.add_argument(
+        "--family",
+        help=f"comma-separated families: {', '.join(FAMILIES)} (default: the preset's, else all)",
+    )
+    p.add_argument(
+        "--seqlens",
+        help="sequence lengths: 1k..64k (powers of two) or 1024,2048,3000 "
+        f"(default: the preset's, else {DEFAULT_LENGTHS})",
+    )
+    add_config_flags(p, skip=("seqlen",), default_text="the preset's, else {default}")
+    p.add_argument(
+        "--device", default="auto", help="auto (CUDA if present), cpu or cuda (default: auto)"
+    )
+    p.add_argument(
+        "--devices", help="comma-separated GPU indices: one worker per GPU (default: one device)"
+    )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
-    p.add_argument("--resume", action="store_true", help="skip rows already in --out")
-    p.add_argument("--shard", help="k/n: run the k-th of n deterministic parts of the sweep")
-    p.add_argument("--cuda-graph", action="store_true", help="time CUDA-graph replays")
+    p.add_argument(
+        "--resume", action="store_true", help="skip rows already in --out (default: off)"
+    )
+    p.add_argument(
+        "--shard",
+        help="k/n: run the k-th of n deterministic parts of the sweep (default: all of it)",
+    )
+    p.add_argument(
+        "--cuda-graph", action="store_true", help="time CUDA-graph replays (default: off)"
+    )
     p.add_argument(
         "--time-budget",
         type=float,
         metavar="SECONDS",
-        help="stop starting new rows after this long (resume later)",
+        help="stop starting new rows after this long; finish later with --resume "
+        "(default: no limit)",
     )
     p.add_argument(
         "--timeout",
         type=float,
         default=defaults.ROW_TIMEOUT_S,
         metavar="SECONDS",
-        help=f"per-row limit; a row past it is status=timeout (default {defaults.ROW_TIMEOUT_S:g})",
+        help="per-row limit; a row past it is status=timeout (default: %(default)g)",
     )
     p.add_argument(
         "--target-time",
         type=float,
         metavar="SECONDS",
-        help="measured time per row (default: the preset's, else 0.5)",
+        help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
     )
-    p.add_argument("--min-reps", type=int, default=defaults.MIN_REPS)
+    p.add_argument(
+        "--min-reps",
+        type=int,
+        default=defaults.MIN_REPS,
+        metavar="N",
+        help="timed calls per row, at least (default: %(default)s)",
+    )
     p.add_argument(
         "--max-call-ms",
         type=float,
-        help="a call slower than this skips that implementation's longer lengths",
+        metavar="MS",
+        help="a call slower than this skips that implementation's longer lengths "
+        "(default: the preset's, else no limit)",
     )
     p.add_argument(
-        "--no-oom-skip", action="store_true", help="keep running longer lengths after an OOM"
+        "--no-oom-skip",
+        action="store_true",
+        help="keep running longer lengths after an OOM (default: off: they are skipped)",
     )
-    p.add_argument("--no-verify", action="store_true", help="skip the float64 check (not advised)")
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the float64 check, not advised (default: off: every row is checked)",
+    )
     p.add_argument(
         "--telemetry",
         action="store_true",
-        help="sample GPU clocks, power, temperature and throttling during each row",
+        help="sample GPU clocks, power, temperature and throttling during each row (default: off)",
     )
     p.add_argument(
         "--stages",
         action="store_true",
-        help="also record the time of each named stage (torch.profiler)",
+        help="also record the time of each named stage with torch.profiler (default: off)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar or per-row lines")
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or per-row lines, only the header and the summary (default: off)",
+    )
 
 
 def list_presets(device: torch.device) -> int:
@@ -178,8 +234,7 @@ def list_presets(device: torch.device) -> int:
         sweep = preset.for_device(device.type)
         print(f"{preset.name}: {preset.description}")
         print(
-            f"    on {device.type}: level={sweep.level} B={sweep.batch} D={sweep.d_model} "
-            f"H={sweep.heads} {sweep.dtype} {sweep.mode} L={','.join(map(str, sweep.seqlens))}"
+            f"    on {device.type}: {sweep.label()} L={','.join(map(str, sweep.seqlens))}"
             f" ops={','.join(sweep.ops) or 'all'}"
         )
     return 0
@@ -188,22 +243,16 @@ def list_presets(device: torch.device) -> int:
 def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
     if args.preset == "auto":  # the README's main job: the paper's setup on a GPU, else smoke
         args.preset = "paper" if device.type == "cuda" else "smoke"
-    if args.preset:
-        if args.preset not in PRESETS:
-            raise UsageError(f"unknown preset {args.preset!r}; known: {', '.join(PRESETS)}")
-        sweep = PRESETS[args.preset].for_device(device.type)
-    else:
-        sweep = Sweep(seqlens=parse_seqlens("1k..8k"))
-    changes: dict[str, Any] = {}
+    sweep = find_preset(args.preset).for_device(device.type) if args.preset else DEFAULT_SWEEP
+    changes: dict[str, Any] = config_changes(args, skip=("seqlen",))
     if args.ops:
         changes.update(ops=tuple(o.strip() for o in args.ops.split(",") if o.strip()), families=())
     if args.family:
         changes.update(families=tuple(f.strip() for f in args.family.split(",")), ops=())
     if args.seqlens:
         changes["seqlens"] = parse_seqlens(args.seqlens)
-    for name in ("batch", "d_model", "heads", "order", "dtype", "mode", "level", "max_call_ms"):
-        if getattr(args, name) is not None:
-            changes[name] = getattr(args, name)
+    if args.max_call_ms is not None:
+        changes["max_call_ms"] = args.max_call_ms
     if args.target_time is not None:
         changes["target_s"] = args.target_time
     return validate(sweep.replace(**changes))
@@ -269,7 +318,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tasks = plan(sweep, parse_shard(args.shard))
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
-    if sweep.dtype == "bf16" and not capabilities.dtype_runs("bf16", device):
+    if sweep.base.dtype == "bf16" and not capabilities.dtype_runs("bf16", device):
         raise UsageError(f"--dtype bf16 does not run on {device} (needs compute capability 8.0)")
     if args.cuda_graph and device.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device")
@@ -297,13 +346,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         measure=MeasureOptions(
             timing=timing, verify=not args.no_verify, telemetry=args.telemetry, stages=args.stages
         ),
-        env_extra={"preset": args.preset, "sweep": {**sweep.__dict__}, "shard": args.shard},
+        env_extra={"preset": args.preset, "sweep": sweep.as_dict(), "shard": args.shard},
     )
+    print(run_header(args.preset, sweep, devices, tasks, out), file=sys.stderr)
     try:
         with Progress(quiet=args.quiet) as progress:
             summary = Runner(tasks, opts, on_row=progress.row).run(max_call_ms=sweep.max_call_ms)
     except WorkerStartError as exc:
         print(f"hyena-bench: error: {exc}; no rows were measured", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
     progress.summary(summary, out)
-    return 0
+    if summary["rows"] and summary["counts"].get("skipped") == summary["rows"]:
+        print(
+            f"hyena-bench run: nothing was measured: every row was skipped on {devices[0]} "
+            f"(exit {EXIT_NOTHING_RAN}); `hyena-bench list` says what runs here",
+            file=sys.stderr,
+        )
+        return EXIT_NOTHING_RAN
+    return EXIT_OK
+
+
+def run_header(
+    preset: str | None, sweep: Sweep, devices: tuple[str, ...], tasks: list, out: Path
+) -> str:
+    """The one line before the rows: the configuration, where it runs, how many rows."""
+    import torch
+
+    if devices[0].startswith("cuda"):
+        where = f"{', '.join(devices)} ({torch.cuda.get_device_name(devices[0])})"
+    else:
+        where = f"{devices[0]} ({torch.get_num_threads()} threads)"
+    ops, lengths = len(dict.fromkeys(t.op for t in tasks)), len(sweep.seqlens)
+    return (
+        f"hyena-bench run {preset or 'custom'}: {sweep.label()} on {where}; "
+        f"{plural(ops, 'implementation')} x {plural(lengths, 'length')} = "
+        f"{plural(len(tasks), 'row')} -> {out}"
+    )
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"

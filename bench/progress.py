@@ -1,5 +1,6 @@
 """Progress for a sweep: a rich progress bar with ETA and one summary line per finished row
-(nothing with --quiet, apart from the final summary)."""
+(nothing with --quiet, apart from the final summary). A skip reason is said once per
+implementation: the same reason at the next lengths adds nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -39,6 +41,7 @@ class Progress:
         self.console = Console(stderr=True, highlight=False)
         self.bar: RichProgress | None = None
         self.task: Any = None
+        self.said: set[tuple[str, str]] = set()  # (op, reason) of the skips already shown
 
     def __enter__(self) -> Progress:
         if not self.quiet:
@@ -65,8 +68,22 @@ class Progress:
         if self.task is None:
             self.task = self.bar.add_task("sweep", total=total)
         self.bar.update(self.task, completed=done)
+        line = self.line(row)
+        if line is None:
+            return
         style = STATUS_STYLE.get(row["status"], "")
-        self.bar.console.print(f"[{style}]{describe(row)}[/{style}]" if style else describe(row))
+        text = escape(line)  # a reason may hold [brackets] that rich would read as markup
+        self.bar.console.print(f"[{style}]{text}[/{style}]" if style else text)
+
+    def line(self, row: dict[str, Any]) -> str | None:
+        """The row's console line; None for a skip already said for this implementation."""
+        if row["status"] != "skipped":
+            return describe(row)
+        said = (row["op"], str(row["reason"]))
+        if said in self.said:
+            return None
+        self.said.add(said)
+        return f"{describe(row)} (not repeated for other lengths)"
 
     def summary(self, summary: dict[str, Any], out: Path) -> None:
         counts = ", ".join(f"{n} {s}" for s, n in sorted(summary["counts"].items())) or "no rows"

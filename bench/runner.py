@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, store, worker
+from bench import envinfo, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
 from bench.sweep import Sweep
 from operators import registry
@@ -63,32 +63,31 @@ def plan(sweep: Sweep, shard: tuple[int, int] | None = None) -> list[Task]:
     return tasks
 
 
-def base_row(task: Task, run_id: str, device: str) -> dict[str, Any]:
+def base_row(task: Task, run_id: str, device: str) -> record.Row:
+    """What the runner knows of a row before it is measured: its identity and configuration."""
     spec = registry.get(task.op)
-    c = task.config
-    row = {f: None for f in store.CONTRACT_FIELDS}
-    row.update(
-        schema_version=store.SCHEMA_VERSION,
+    return record.new_row(
         run_id=run_id,
         op=spec.name,
         family=spec.family,
-        level=c.level,
         impl_detail=spec.detail,
         device=torch.device(device).type,
-        dtype=c.dtype,
-        mode=c.mode,
-        batch=c.batch,
-        seqlen=c.seqlen,
-        d_model=c.d_model,
-        heads=c.heads,
-        order=c.order,
-        reps=0,
-        samples_ms=[],
-        verified=False,
-        reason="",
-        energy_j=None,
+        **task.config.as_dict(),
     )
-    return row
+
+
+def checked(row: record.Row, identity: record.Row) -> record.Row:
+    """`row`, or an error row in its place if `row` would not load (a field the record does
+    not declare, or of the wrong type): one bad row must not make the whole file unreadable."""
+    problem = record.problem(row, strict=True)
+    if problem is None:
+        return row
+    return {
+        **identity,
+        "status": "error",
+        "reason": f"hyena-bench bug: the measured row does not fit bench.record ({problem})",
+        "started_at": row.get("started_at"),
+    }
 
 
 class WorkerStartError(RuntimeError):
@@ -199,7 +198,7 @@ class Runner:
             env = envinfo.collect(self._device(), run_id=self._new_run_id(), **self.opts.env_extra)
             done = set()
         store.write_json_atomic(env_path, env)
-        todo = [t for t in self.tasks if store.row_key(self._key_row(t)) not in done]
+        todo = [t for t in self.tasks if record.row_key(self._key_row(t)) not in done]
         return env["run_id"], todo
 
     def _device(self) -> torch.device:
@@ -219,7 +218,7 @@ class Runner:
             return failed[1]
         return None
 
-    def _note_failure(self, task: Task, row: dict[str, Any], max_call_ms: float | None) -> None:
+    def _note_failure(self, task: Task, row: record.Row, max_call_ms: float | None) -> None:
         n, status = task.config.seqlen, row["status"]
         if status in ("oom", "timeout"):
             why = "ran out of memory" if status == "oom" else "timed out"
@@ -261,7 +260,8 @@ class Runner:
             return
         try:
             while (task := self._next(queue)) is not None:
-                row = base_row(task, run_id, device)
+                identity = base_row(task, run_id, device)
+                row = dict(identity)
                 with self.lock:
                     reason = self._skip_reason(task)
                 if reason:
@@ -269,6 +269,7 @@ class Runner:
                 else:
                     row.update(proc.submit(task, self.opts.timeout_s))
                     row.setdefault("started_at", envinfo.now())
+                row = checked(row, identity)
                 with self.lock:
                     self._note_failure(task, row, max_call_ms)
                     writer.append(row)

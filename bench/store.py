@@ -1,8 +1,8 @@
 """The results store: a run directory holds env.json and results.jsonl (one JSON object per
 (operator, config), appended, flushed and fsynced as each finishes).
 
-This is the results contract other tools read (shared/DESIGN.md); change it only with a bump of
-SCHEMA_VERSION.
+What a row holds is declared in bench.record (the results contract other tools read; see
+docs/ARCHITECTURE.md); every row read is validated against it.
 """
 
 from __future__ import annotations
@@ -14,46 +14,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from bench.record import Row, RowError, row_key, to_json, validate
+
 RESULTS_FILE = "results.jsonl"
 ENV_FILE = "env.json"
-STATUSES = ("ok", "oom", "error", "skipped", "timeout")
-
-# Every row holds at least these (shared/DESIGN.md, results contract).
-CONTRACT_FIELDS = (
-    "schema_version",
-    "run_id",
-    "op",
-    "family",
-    "level",
-    "impl_detail",
-    "device",
-    "dtype",
-    "mode",
-    "batch",
-    "seqlen",
-    "d_model",
-    "heads",
-    "order",
-    "status",
-    "reason",
-    "reps",
-    "latency_ms_median",
-    "latency_ms_p10",
-    "latency_ms_p90",
-    "samples_ms",
-    "peak_mem_bytes",
-    "flops",
-    "tflops",
-    "bytes",
-    "gbps",
-    "energy_j",
-    "max_rel_err",
-    "verified",
-    "started_at",
-)
-# What identifies one measurement within a run: resume skips these, compare pairs on them.
-KEY_FIELDS = ("op", "level", "dtype", "mode", "batch", "seqlen", "d_model", "heads", "order")
 # What makes two runs comparable (one report, one compare): the device and the library versions.
 ENV_IDENTITY = ("device.type", "device.name", "torch", "triton", "flash_attn")
 
@@ -68,10 +32,6 @@ def env_value(env: dict[str, Any], dotted: str) -> Any:
 
 class ResultsError(Exception):
     """A results directory or file that cannot be used; the message names file and line."""
-
-
-def row_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[f] for f in KEY_FIELDS)
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -106,8 +66,8 @@ class ResultsWriter:
             with open(self.path, "r+b") as f:
                 f.truncate(keep)
 
-    def append(self, row: dict[str, Any]) -> None:
-        self._file.write(json.dumps(row, sort_keys=True, default=str) + "\n")
+    def append(self, row: Row) -> None:
+        self._file.write(to_json(row) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -121,9 +81,10 @@ class ResultsWriter:
         self.close()
 
 
-def read_rows(directory: Path | str) -> list[dict[str, Any]]:
-    """All rows of a run directory. A torn last line (no newline: the run was killed while
-    writing it) is ignored with a warning; any other bad line raises ResultsError."""
+def read_rows(directory: Path | str) -> list[Row]:
+    """All rows of a run directory, each validated against bench.record (samples as float64
+    arrays). A torn last line (no newline: the run was killed while writing it) is ignored with
+    a warning; any other bad line raises ResultsError naming file, line and field."""
     path = Path(directory) / RESULTS_FILE
     if not Path(directory).is_dir():
         raise ResultsError(f"{directory}: no such results directory")
@@ -143,18 +104,10 @@ def read_rows(directory: Path | str) -> list[dict[str, Any]]:
                 warnings.warn(f"{path}:{number}: ignoring a torn last line", stacklevel=2)
                 continue
             raise ResultsError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise ResultsError(f"{path}:{number}: expected a JSON object")
-        version = row.get("schema_version")
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise ResultsError(
-                f"{path}:{number}: schema_version {version!r} is not supported "
-                f"(this hyena-bench reads up to {SCHEMA_VERSION})"
-            )
-        missing = [f for f in CONTRACT_FIELDS if f not in row]
-        if missing:
-            raise ResultsError(f"{path}:{number}: missing fields {', '.join(missing)}")
-        rows.append(row)
+        try:
+            rows.append(validate(row))
+        except RowError as exc:
+            raise ResultsError(f"{path}:{number}: {exc}") from None
     return rows
 
 
@@ -171,16 +124,18 @@ def read_env(directory: Path | str) -> dict[str, Any]:
     return env
 
 
-def finished_keys(rows: Iterable[dict[str, Any]]) -> set[tuple[Any, ...]]:
+def finished_keys(rows: Iterable[Row]) -> set[tuple[Any, ...]]:
     return {row_key(r) for r in rows}
 
 
-def to_frame(rows: list[dict[str, Any]]):  # -> pandas.DataFrame
+def to_frame(rows: list[Row]):  # -> pandas.DataFrame
+    """The rows as a DataFrame with a column for every declared field (None where a row lacks
+    it), then any extra fields."""
     import pandas as pd
 
-    return pd.DataFrame(
-        rows, columns=list(dict.fromkeys([*CONTRACT_FIELDS, *(k for r in rows for k in r)]))
-    )
+    from bench.record import NAMES
+
+    return pd.DataFrame(rows, columns=list(dict.fromkeys([*NAMES, *(k for r in rows for k in r)])))
 
 
 def export(directory: Path | str, fmt: str, out: Path | None = None) -> Path:
@@ -188,7 +143,8 @@ def export(directory: Path | str, fmt: str, out: Path | None = None) -> Path:
     frame = to_frame(read_rows(directory))
     out = out or Path(directory) / f"results.{fmt}"
     if fmt == "csv":
-        frame.assign(samples_ms=frame["samples_ms"].map(json.dumps)).to_csv(out, index=False)
+        samples = frame["samples_ms"].map(lambda s: json.dumps(list(map(float, s))))
+        frame.assign(samples_ms=samples).to_csv(out, index=False)
     elif fmt == "parquet":
         frame.to_parquet(out, index=False)
     else:

@@ -1,53 +1,58 @@
-"""Sweep specifications: which implementations, over which sequence lengths and shapes, and the
-named presets (smoke, paper, paper-b1, longconv). Pure data; the runner executes them.
+"""Sweep specifications: which implementations, over which sequence lengths, at which base
+configuration, and the named presets (smoke, paper, paper-b1, longconv). Pure data; the runner
+executes them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from operators.config import DTYPES, LEVELS, MODES, Config
+from operators.config import CONFIG_NAMES, MAX_SEQLEN, Config, did_you_mean
 
 SIZE_SUFFIX = {"k": 1 << 10, "m": 1 << 20}
-MAX_SEQLEN = 1 << 24
 
 
 @dataclass(frozen=True)
 class Sweep:
-    """A grid: each implementation at each sequence length of one shape/precision/mode."""
+    """A grid: each implementation at each of `seqlens`, every other field from `base`."""
 
     seqlens: tuple[int, ...]
+    base: Config = field(default_factory=Config)  # its seqlen is ignored: `seqlens` replaces it
     ops: tuple[str, ...] = ()  # empty: every implementation of `families` (or all)
     families: tuple[str, ...] = ()
-    batch: int = 1
-    d_model: int = 768
-    heads: int = 12
-    order: int = 2
-    dtype: str = "fp32"
-    mode: str = "fwd"
-    level: str = "layer"
     target_s: float | None = None  # per-row measuring time (None: the timer's default)
     max_call_ms: float | None = None  # a slower call skips that op's longer lengths
 
     def configs(self) -> list[Config]:
-        return [
-            Config(
-                batch=self.batch,
-                seqlen=n,
-                d_model=self.d_model,
-                heads=self.heads,
-                order=self.order,
-                dtype=self.dtype,
-                mode=self.mode,
-                level=self.level,
-            )
-            for n in self.seqlens
-        ]
+        return [self.base.replace(seqlen=n) for n in self.seqlens]
 
-    def replace(self, **changes: object) -> Sweep:
-        return dataclasses.replace(self, **changes)
+    def replace(self, **changes: Any) -> Sweep:
+        """A changed copy; Config field names (batch, dtype, ...) change the base config."""
+        config = {k: changes.pop(k) for k in list(changes) if k in CONFIG_NAMES}
+        return dataclasses.replace(self, base=self.base.replace(**config), **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Flat, for env.json: seqlens, ops, families, the base config's fields, options."""
+        base = {k: v for k, v in self.base.as_dict().items() if k != "seqlen"}
+        return {
+            "seqlens": list(self.seqlens),
+            "ops": list(self.ops),
+            "families": list(self.families),
+            **base,
+            "target_s": self.target_s,
+            "max_call_ms": self.max_call_ms,
+        }
+
+    def label(self) -> str:
+        """The configuration in one line: B, D, heads, order, dtype, mode, level."""
+        c = self.base
+        return (
+            f"B={c.batch} D={c.d_model} heads={c.heads} order={c.order} {c.dtype} {c.mode} "
+            f"level={c.level}"
+        )
 
 
 @dataclass(frozen=True)
@@ -92,12 +97,6 @@ def parse_seqlens(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(values)))
 
 
-def check_choice(name: str, value: str, choices: tuple[str, ...] | dict[str, object]) -> str:
-    if value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; choose from {', '.join(choices)}")
-    return value
-
-
 # Implementations compared in the paper's Figure 4.3: standard attention, FlashAttention (the
 # flash-attn packages, or torch SDPA's flash and cuDNN backends standing in), Hyena.
 PAPER_OPS = (
@@ -121,37 +120,25 @@ LONGCONV_OPS = (
 _PAPER = Sweep(
     seqlens=parse_seqlens("1k..64k"),
     ops=PAPER_OPS,
-    batch=64,
-    d_model=768,
-    heads=12,
-    order=2,
-    dtype="fp16",
-    mode="fwd",
-    level="layer",
+    base=Config(batch=64, d_model=768, heads=12, order=2, dtype="fp16", mode="fwd", level="layer"),
     max_call_ms=5000,
 )
 _LONGCONV = Sweep(
     seqlens=parse_seqlens("256..64k"),
     ops=LONGCONV_OPS,
-    batch=64,
-    d_model=768,
-    dtype="fp16",
-    level="core",
+    base=Config(batch=64, d_model=768, dtype="fp16", level="core"),
     max_call_ms=2000,
 )
 # smoke: CPU-sized; every implementation that runs on a CPU; finishes well under a minute.
 _SMOKE = Sweep(
     seqlens=parse_seqlens("256..4k"),
-    batch=1,
-    d_model=64,
-    heads=4,
-    order=2,
-    dtype="fp32",
-    mode="fwd",
-    level="layer",
+    base=Config(batch=1, d_model=64, heads=4, order=2, dtype="fp32", mode="fwd", level="layer"),
     target_s=0.15,
     max_call_ms=2000,
 )
+# Without --preset: every implementation at the default configuration, 1k..8k.
+DEFAULT_LENGTHS = "1k..8k"
+DEFAULT_SWEEP = Sweep(seqlens=parse_seqlens(DEFAULT_LENGTHS))
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -188,11 +175,18 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+def find_preset(name: str) -> Preset:
+    """The preset called `name`; ValueError naming the nearest one otherwise."""
+    if name not in PRESETS:
+        raise ValueError(
+            f"unknown preset {name!r}{did_you_mean(name, PRESETS)}; known: {', '.join(PRESETS)}"
+        )
+    return PRESETS[name]
+
+
 def validate(sweep: Sweep) -> Sweep:
-    """Raise ValueError (one line) for a sweep that makes no sense before anything runs."""
-    check_choice("dtype", sweep.dtype, DTYPES)
-    check_choice("mode", sweep.mode, MODES)
-    check_choice("level", sweep.level, LEVELS)
+    """Raise ValueError (one line) for a sweep that makes no sense before anything runs (the
+    base Config refuses unknown dtypes, modes and levels when it is made)."""
     if not sweep.seqlens:
         raise ValueError("no sequence lengths")
     problem = sweep.configs()[0].problem()

@@ -2,7 +2,8 @@
 float64 reference at a reduced size, time, measure peak memory and energy, return the row fields.
 
 Runs inside a spawned subprocess (bench.runner), so a CUDA fault or a hard crash costs one row.
-Every failure becomes a status (oom, error, skipped) with its reason; nothing here prints.
+Every failure becomes a status (oom, error, skipped) with its reason; nothing here prints. The
+fields it returns are declared in bench.record; the runner checks each row against it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 
 from bench import envinfo, nvml
 from bench.memory import measure_peak
+from bench.record import Row
 from bench.timing import Measurement, TimingOptions, measure
 from operators import registry
 from operators.config import Config
@@ -28,7 +30,6 @@ from operators.verify import Verification, verify
 VERIFY_MAX_BATCH = 2  # verification runs at a reduced size: the float64 reference is slow
 VERIFY_MAX_SEQLEN = 2048
 ENERGY_WINDOW_S = 0.15  # NVML's energy counter needs a window of >= 100 ms to be meaningful
-PLANT_ENV = "HYENA_BENCH_PLANTED_SLOWDOWN"  # test-only: "op=0.1" makes op do 10% more work
 
 
 @dataclass(frozen=True)
@@ -52,31 +53,6 @@ def is_oom(exc: BaseException) -> bool:
 def one_line(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{exc.__class__.__name__}: {first}"[:500]
-
-
-def planted_slowdown(op: str) -> float:
-    """The test-only extra work fraction for `op` (0 when not planted)."""
-    for item in filter(None, os.environ.get(PLANT_ENV, "").split(",")):
-        name, _, frac = item.partition("=")
-        if name.strip() == op:
-            return float(frac)
-    return 0.0
-
-
-def with_slowdown(
-    fn: Callable[[], None], frac: float, sync: Callable[[], None]
-) -> Callable[[], None]:
-    """fn followed by busy-waiting for `frac` of fn's own duration: measurably more work."""
-
-    def slowed() -> None:
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        deadline = time.perf_counter() + (time.perf_counter() - t0) * frac
-        while time.perf_counter() < deadline:
-            pass
-
-    return slowed
 
 
 def reduced(config: Config) -> Config:
@@ -126,8 +102,8 @@ class Worker:
                 del case
         return self._verified[key]
 
-    def measure(self, spec: OperatorSpec, config: Config) -> dict[str, Any]:
-        fields: dict[str, Any] = {}
+    def measure(self, spec: OperatorSpec, config: Config) -> Row:
+        fields: Row = {}
         if self.opts.verify:
             v = self.check(spec, config)
             fields.update(
@@ -138,10 +114,6 @@ class Worker:
             )
         case = spec.build(config, self.device)
         step = case.step
-        frac = planted_slowdown(spec.name)
-        if frac:
-            step = with_slowdown(step, frac, self.sync)
-            fields["planted_slowdown"] = frac
         sampler = self._telemetry()
         if sampler is not None:
             with sampler:
@@ -174,7 +146,7 @@ class Worker:
 
         return TelemetrySampler(self.device.index or 0)
 
-    def _stages(self, spec: OperatorSpec, config: Config) -> dict[str, Any]:
+    def _stages(self, spec: OperatorSpec, config: Config) -> Row:
         """A secondary measurement: its failure is noted in the row, not turned into an error."""
         from bench.stages import stage_times
 
@@ -184,7 +156,7 @@ class Worker:
             return {"stage_ms": None, "stage_error": one_line(exc)}
 
     @staticmethod
-    def _latency(m: Measurement, spec: OperatorSpec, config: Config) -> dict[str, Any]:
+    def _latency(m: Measurement, spec: OperatorSpec, config: Config) -> Row:
         seconds = m.median / 1e3
         flops, nbytes = spec.flops(config), spec.bytes(config)
         return {
@@ -202,9 +174,9 @@ class Worker:
             "noisy": m.noisy,
         }
 
-    def run(self, op: str, config: Config) -> dict[str, Any]:
+    def run(self, op: str, config: Config) -> Row:
         """The result fields for one task; failures become a status with a reason."""
-        row: dict[str, Any] = {
+        row: Row = {
             "started_at": envinfo.now(),
             "status": "ok",
             "reason": "",

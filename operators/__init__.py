@@ -1,40 +1,16 @@
 """What is measured: long-sequence operators (attention and Hyena) behind one plugin table.
 
-Pure compute: no timing, no files, no printing. `operators.registry` is the entry point. The names
-below are loaded on first use, so importing `operators.config` alone does not import torch.
+Pure compute: no timing, no files, no printing. `operators.registry` is the plugin table (the
+entry point for everything measurable), `operators.config` the configuration an operator is built
+for.
+
+The configuration's names are imported here (cheap: no torch). The plugin table's are not, on
+purpose: importing any submodule runs this file first, and the command line imports
+`operators.config` to build its parser; importing `operators.registry` here would import torch
+with it and make `hyena-bench --help` take seconds instead of a fraction of one. Import them from
+their module: `from operators.registry import OperatorSpec, get, register`.
 """
 
-import importlib
-from typing import Any
+from operators.config import DTYPES, FAMILIES, LEVELS, MODES, Config
 
-_EXPORTS = {
-    "DTYPES": "operators.config",
-    "LEVELS": "operators.config",
-    "MODES": "operators.config",
-    "Config": "operators.config",
-    "OperatorSpec": "operators.registry",
-    "available_specs": "operators.registry",
-    "get": "operators.registry",
-    "register": "operators.registry",
-    "specs": "operators.registry",
-}
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    if name in (
-        "registry",
-        "config",
-        "attention",
-        "hyena",
-        "case",
-        "counts",
-        "reference",
-        "verify",
-        "capabilities",
-        "longconv",
-    ):
-        return importlib.import_module(f"operators.{name}")
-    raise AttributeError(f"module 'operators' has no attribute {name!r}")
+__all__ = ["DTYPES", "FAMILIES", "LEVELS", "MODES", "Config"]

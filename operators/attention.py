@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from operators import counts, reference
-from operators.case import Case, double_twin, generator, init_module, randn, stage
+from operators.case import Case, Reference, generator, init_module, randn, stage
 from operators.config import Config
 from operators.registry import OperatorSpec, register
 
@@ -101,15 +101,17 @@ def flash_attention(fn: Callable[..., object]) -> Kernel:
     return kernel
 
 
-def reference_kernel(layout: str) -> Kernel:
-    if layout == BHLD:
-        return reference.causal_attention
+def core_reference(layout: str) -> Reference:
+    """The core level's float64 reference in the kernel's layout (the core has no weights)."""
 
-    def blhd(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    def bhld(weights: object, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        return reference.causal_attention(q, k, v)
+
+    def blhd(weights: object, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         o = reference.causal_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         return o.transpose(1, 2)
 
-    return blhd
+    return bhld if layout == BHLD else blhd
 
 
 # --- building cases ----------------------------------------------------------------------------
@@ -124,10 +126,12 @@ def build_case(
         module = AttentionCore(kernel, stages)
         shape = (b, h, n, d // h) if layout == BHLD else (b, n, h, d // h)
         inputs = tuple(randn(shape, config, device, gen=gen) for _ in range(3))
+        ref = core_reference(layout)
     else:
         module = init_module(lambda: AttentionLayer(d, h, kernel, layout, stages), config, device)
         shape = (b, n, d)
         inputs = (randn(shape, config, device, gen=gen),)
+        ref = functools.partial(reference.attention_layer, heads=h)
     grad_output = None
     if config.mode == "fwd_bwd":
         grad_output = randn(shape, config, device, gen=gen, requires_grad=False)
@@ -135,7 +139,7 @@ def build_case(
         config=config,
         module=module,
         inputs=inputs,
-        make_reference=lambda: double_twin(module, kernel=reference_kernel(layout)),
+        reference=ref,
         grad_output=grad_output,
     )
 

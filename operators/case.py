@@ -1,4 +1,5 @@
-"""A ready-to-call measurement case: a module, its inputs, and how to build its float64 twin.
+"""A ready-to-call measurement case: a module, its inputs, and the float64 reference it is checked
+against.
 
 The runner times `step()` and knows nothing about what the module computes.
 """
@@ -17,15 +18,21 @@ from operators.config import Config
 SEED = 1234  # one seed for weights and inputs, so family members see identical problems
 
 
+# reference(weights, *inputs) -> output in float64: the function the case computes, written from
+# its definition (operators.reference), given the module's state dict (in float64) and the inputs.
+Reference = Callable[..., torch.Tensor]
+
+
 @dataclass
 class Case:
-    """`module(*inputs)` is the measured computation; `make_reference()` returns a float64
-    module computing the same function with the same weights (for `operators.verify`)."""
+    """`module(*inputs)` is the measured computation; `reference(weights, *inputs)` computes the
+    same function in float64 from `module`'s state dict without calling the module's code (for
+    `operators.verify`)."""
 
     config: Config
     module: nn.Module
     inputs: tuple[torch.Tensor, ...]
-    make_reference: Callable[[], nn.Module]
+    reference: Reference
     grad_output: torch.Tensor | None = None
 
     def forward(self) -> torch.Tensor:
@@ -76,16 +83,6 @@ def init_module(
     module = module.to(device=device, dtype=config.torch_dtype)
     module.requires_grad_(config.mode == "fwd_bwd")
     return module
-
-
-def double_twin(module: nn.Module, **overrides: object) -> nn.Module:
-    """A float64 copy of `module` (same weights), with attributes in `overrides` replaced."""
-    import copy
-
-    twin = copy.deepcopy(module)
-    for name, value in overrides.items():
-        setattr(twin, name, value)
-    return twin.to(torch.float64)
 
 
 @contextlib.contextmanager

@@ -1,5 +1,6 @@
-"""The Hyena operator (Poli et al. 2023), faithful to the authors' reference implementation, with
-the causal long convolution injected so one definition serves every strategy.
+"""The Hyena operator (Poli et al. 2023), faithful to the authors' code (HazyResearch/safari,
+src/models/sequence/hyena.py), with the causal long convolution injected so one definition serves
+every strategy.
 
 Layer: in-projection to (order+1)·D, depthwise causal short conv (kernel 3), implicit long filter
 (positional embedding -> sine FFN -> exponential decay), gating chain, out-projection.
@@ -8,6 +9,7 @@ Core: one long convolution y = h * u + bias ⊙ u, the part that replaces attent
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -15,18 +17,19 @@ import torch
 from torch import nn
 
 from operators import counts, reference
-from operators.case import Case, double_twin, generator, init_module, randn, stage
+from operators.case import Case, generator, init_module, randn, stage
 from operators.config import Config
 from operators.registry import OperatorSpec, register
 
 # conv(u (B, D, L), h (D, L), bias (D,)) -> y (B, D, L), causal, with the skip term bias ⊙ u.
 LongConv = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
-EMB_DIM = 3  # positional embedding: t plus one sin/cos band (the reference default)
-FILTER_ORDER = 64  # width of the implicit filter's FFN
+EMB_DIM = 3  # positional embedding: t plus one sin/cos band (safari's default)
+FILTER_ORDER = 64  # width of the implicit filter's FFN (safari's HyenaOperator default)
+FILTER_INNER_LAYERS = 2  # hidden (width x width) layers of that FFN (safari's num_inner_mlps)
 SHORT_KERNEL = 3  # depthwise short convolution
 DECAY_FAST, DECAY_SLOW, DECAY_TARGET = 0.3, 1.5, 1e-2  # exponential modulation
-SIN_FREQ = 1.0  # initial frequency of the filter's sine activations
+SIN_FREQ = 1.0  # initial frequency of the filter's sine activations (safari's HyenaFilter w)
 # The named stages of the layer (profiler and NVTX ranges), in the order they run.
 STAGES = (
     "hyena.in_proj",
@@ -39,7 +42,10 @@ STAGES = (
 
 
 class PositionalEmbedding(nn.Module):
-    """z(t) = [t, cos(f·w), -sin(f·w)] for t in [0, 1]: the implicit filter's input."""
+    """z(t) = [t, cos(f·w), -sin(f·w)] for t in [0, 1]: the implicit filter's input.
+
+    `z` is a parameter (safari trains it at a small learning rate); `t`, the time axis of the decay,
+    is a fixed buffer. Both hold l_max positions; `forward(n)` returns the first n."""
 
     def __init__(self, emb_dim: int, l_max: int) -> None:
         super().__init__()
@@ -48,7 +54,7 @@ class PositionalEmbedding(nn.Module):
         w = 2 * math.pi * torch.linspace(0, l_max - 1, l_max)[None, :, None] / l_max
         f = torch.linspace(1e-4, bands - 1, bands)[None, None]
         z = torch.exp(-1j * f * w)
-        self.register_buffer("z", torch.cat([t, z.real, z.imag], dim=-1))
+        self.z = nn.Parameter(torch.cat([t, z.real, z.imag], dim=-1))
         self.register_buffer("t", t)
 
     def forward(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,58 +87,68 @@ class ExponentialModulation(nn.Module):
 
 class HyenaFilter(nn.Module):
     """Implicit long filter h(t) = FFN(z(t)) ⊙ decay(t) for `channels` channels, plus the
-    per-channel bias used as the skip term of the long convolution."""
+    per-channel bias used as the skip term of the long convolution.
+
+    As in safari, one `Sin` module (one frequency vector) is shared by every activation of the FFN,
+    so the state dict holds the same tensor under `implicit_filter.1/3/5.freq`. Modules are created
+    in safari's order, so a seeded initialisation draws the same numbers as safari's."""
 
     def __init__(
         self, channels: int, l_max: int, emb_dim: int = EMB_DIM, filter_order: int = FILTER_ORDER
     ) -> None:
         super().__init__()
-        self.pos_emb = PositionalEmbedding(emb_dim, l_max)
-        self.implicit_filter = nn.Sequential(
-            nn.Linear(emb_dim, filter_order),
-            Sin(filter_order),
-            nn.Linear(filter_order, filter_order),
-            Sin(filter_order),
-            nn.Linear(filter_order, filter_order),
-            Sin(filter_order),
-            nn.Linear(filter_order, channels, bias=False),
-        )
-        self.modulation = ExponentialModulation(channels)
         self.bias = nn.Parameter(torch.randn(channels))
+        act = Sin(filter_order)
+        self.pos_emb = PositionalEmbedding(emb_dim, l_max)
+        self.implicit_filter = nn.Sequential(nn.Linear(emb_dim, filter_order), act)
+        for _ in range(FILTER_INNER_LAYERS):
+            self.implicit_filter.extend([nn.Linear(filter_order, filter_order), act])
+        self.implicit_filter.append(nn.Linear(filter_order, channels, bias=False))
+        self.modulation = ExponentialModulation(channels)
 
     def forward(self, n: int) -> torch.Tensor:
-        """The filter for length n, shape (channels, n)."""
+        """The filter for length n (at most l_max), shape (channels, n)."""
         z, t = self.pos_emb(n)
-        return self.modulation(t, self.implicit_filter(z))[0].transpose(0, 1).contiguous()
+        return self.modulation(t, self.implicit_filter(z))[0].transpose(0, 1)
 
 
 class HyenaOperator(nn.Module):
-    """Drop-in layer x(B, L, D) -> y(B, L, D). For each order step i:
-    v <- x_i ⊙ v, then v <- h_i * v + bias_i ⊙ v; finally y = out_proj(x_0 ⊙ v)."""
+    """Drop-in layer x(B, L, D) -> y(B, L', D), L' = min(L, l_max). For each order step o:
+    v <- x_(order-1-o) ⊙ v, then v <- h_o * v + bias_o ⊙ v; finally y = out_proj(x_0 ⊙ v).
+
+    Follows safari's HyenaOperator (num_heads=1, num_blocks=1, inner_factor=1, no dropout; read
+    at HazyResearch/safari 02220c6, src/models/sequence/hyena.py lines 309-355):
+    - the filter network's order-1 filters are interleaved channel-wise: channel c·(order-1) + o
+      of the filter network is channel c of step o's filter (safari's `(v o) -> o v`);
+    - an input longer than l_max is cut to its first l_max positions after the short convolution,
+      and the output has those positions only (safari's `l_filter`);
+    - parameter names and shapes are safari's, so its state dicts load with `load_state_dict`."""
 
     def __init__(
         self, d_model: int, l_max: int, order: int, long_conv: LongConv, stages: bool = False
     ) -> None:
         super().__init__()
-        self.d_model, self.order, self.long_conv, self.stages = d_model, order, long_conv, stages
+        self.d_model, self.l_max, self.order = d_model, l_max, order
+        self.long_conv, self.stages = long_conv, stages
         inner = (order + 1) * d_model
-        self.in_proj = nn.Linear(d_model, inner)
         self.out_proj = nn.Linear(d_model, d_model)
+        self.in_proj = nn.Linear(d_model, inner)
         self.short_filter = nn.Conv1d(
             inner, inner, SHORT_KERNEL, padding=SHORT_KERNEL - 1, groups=inner
         )
         self.filter_fn = HyenaFilter(d_model * (order - 1), l_max)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, d, steps = x.shape[1], self.d_model, self.order - 1
+        n, d, steps = min(x.shape[1], self.l_max), self.d_model, self.order - 1
         with stage("hyena.in_proj", self.stages):
             u = self.in_proj(x).transpose(1, 2)  # (B, (order+1)·D, L)
         with stage("hyena.short_conv", self.stages):
             uc = self.short_filter(u)[..., :n]
             *xs, v = uc.split(d, dim=1)
         with stage("hyena.filter", self.stages):
-            h = self.filter_fn(n).view(steps, d, n)
-            bias = self.filter_fn.bias.view(steps, d)
+            # (D·steps, n) -> (steps, D, n): filter channel c·steps + o belongs to step o.
+            h = self.filter_fn(n).reshape(d, steps, n).transpose(0, 1).contiguous()
+            bias = self.filter_fn.bias.view(d, steps).transpose(0, 1).contiguous()
         for i, x_i in enumerate(reversed(xs[1:])):
             with stage("hyena.gating", self.stages):
                 v = v * x_i
@@ -165,6 +181,13 @@ def core_filter(config: Config, device: torch.device) -> tuple[torch.Tensor, tor
     return h.contiguous().requires_grad_(grad), bias.clone().requires_grad_(grad)
 
 
+def core_reference(
+    weights: reference.Weights, u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor
+) -> torch.Tensor:
+    """The core level's float64 reference: the causal convolution (the core has no weights)."""
+    return reference.causal_conv(u, h, bias)
+
+
 def build_case(
     long_conv: LongConv, config: Config, device: torch.device, stages: bool = False
 ) -> Case:
@@ -175,12 +198,14 @@ def build_case(
         h, bias = core_filter(config, device)
         inputs = (randn((b, d, n), config, device, gen=gen), h, bias)
         out_shape = (b, d, n)
+        ref = core_reference
     else:
         module = init_module(
             lambda: HyenaOperator(d, n, config.order, long_conv, stages), config, device
         )
         inputs = (randn((b, n, d), config, device, gen=gen),)
         out_shape = (b, n, d)
+        ref = functools.partial(reference.hyena_layer, order=config.order)
     grad_output = None
     if config.mode == "fwd_bwd":
         grad_output = randn(out_shape, config, device, gen=gen, requires_grad=False)
@@ -188,7 +213,7 @@ def build_case(
         config=config,
         module=module,
         inputs=inputs,
-        make_reference=lambda: double_twin(module, long_conv=reference.causal_conv),
+        reference=ref,
         grad_output=grad_output,
     )
 

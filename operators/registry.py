@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 
 from operators import capabilities
-from operators.config import Config
+from operators.config import FAMILIES, SAFE_NAME, Config, did_you_mean
 
 if TYPE_CHECKING:
     from operators.case import Case
 
 ENTRY_POINT_GROUP = "hyena_bench.operators"
-FAMILIES = ("attention", "hyena")
 
 # Imported on first use of the table, in this order (the order `hyena-bench list` shows).
 BUILTIN_MODULES = (
@@ -106,9 +105,12 @@ _LOADED = False
 
 
 def register(spec: OperatorSpec) -> OperatorSpec:
-    """Add `spec` to the table; names are unique, lower-case with dashes."""
-    if spec.name != spec.name.lower() or " " in spec.name or "_" in spec.name:
-        raise ValueError(f"operator name {spec.name!r} must be lower-case with dashes")
+    """Add `spec` to the table; names are unique, lower-case with dashes (SAFE_NAME: they reach
+    file names)."""
+    if not SAFE_NAME.fullmatch(spec.name):
+        raise ValueError(
+            f"operator name {spec.name!r} must be lower-case letters, digits, dots and dashes"
+        )
     if spec.family not in FAMILIES:
         raise ValueError(f"{spec.name}: unknown family {spec.family!r} (known: {FAMILIES})")
     existing = _TABLE.get(spec.name)
@@ -154,7 +156,8 @@ def get(name: str) -> OperatorSpec:
         return _TABLE[name]
     except KeyError:
         known = ", ".join(_TABLE)
-        raise KeyError(f"unknown operator {name!r}; known: {known}") from None
+        hint = did_you_mean(name, _TABLE)
+        raise KeyError(f"unknown operator {name!r}{hint}; known: {known}") from None
 
 
 def available_specs(device: torch.device | str | None = None) -> list[OperatorSpec]:
@@ -170,6 +173,7 @@ def select(ops: Iterable[str] = (), families: Iterable[str] = ()) -> list[Operat
     if families:
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:
-            raise KeyError(f"unknown family {unknown[0]!r}; known: {', '.join(FAMILIES)}")
+            hint = did_you_mean(unknown[0], FAMILIES)
+            raise KeyError(f"unknown family {unknown[0]!r}{hint}; known: {', '.join(FAMILIES)}")
         return [s for s in table if s.family in families]
     return table

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports import selection
@@ -168,8 +169,8 @@ def pick(
 
 
 def samples(row: pd.Series) -> list[float]:
-    values = row.get("samples_ms")
-    if isinstance(values, (list, tuple)) and len(values):
+    values = row.get("samples_ms")  # a float64 array once loaded (bench.record)
+    if isinstance(values, (list, tuple, np.ndarray)) and len(values):
         return [float(v) for v in values]
     return [float(row["latency_ms_median"])]
 

@@ -1,5 +1,8 @@
 """Read one or more run directories into one table of rows, refusing to mix environments.
 
+Every row is validated against bench.record on reading (bench.store.read_rows), and the table has
+a column for every field the record declares, so the report never meets a missing column.
+
 Shards of one sweep (or several presets run on the same machine) merge by concatenation; runs from
 different devices or library versions are kept apart unless the caller allows mixing.
 """
@@ -15,9 +18,9 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import UsageError
+from bench.record import KEY_FIELDS, Row
 from bench.store import (
     ENV_IDENTITY,
-    KEY_FIELDS,
     RESULTS_FILE,
     ResultsError,
     env_value,
@@ -26,18 +29,6 @@ from bench.store import (
     to_frame,
 )
 
-# Extra row fields the report reads; absent in older or CPU-only runs.
-OPTIONAL_FIELDS = (
-    "device_name",
-    "peak_mem_fwd_bytes",
-    "peak_mem_bwd_bytes",
-    "tokens_per_s",
-    "timer",
-    "cuda_graph",
-    "threads",
-    "throttled",
-    "stage_ms",
-)
 # One table per group; within a group an implementation is one series over seqlen.
 GROUP_FIELDS = ("device_label", "level", "dtype", "mode", "batch", "d_model")
 # Config fields that normally stay fixed within a group; a series label names them if they vary.
@@ -66,7 +57,7 @@ def env_identity(env: dict[str, Any]) -> dict[str, Any]:
     return {field: env_value(env, field) for field in ENV_IDENTITY}
 
 
-def read_run(directory: Path) -> tuple[Run, list[dict[str, Any]]]:
+def read_run(directory: Path) -> tuple[Run, list[Row]]:
     """Rows and environment of one directory; any problem is a one-line UsageError."""
     try:
         rows = read_rows(directory)
@@ -114,10 +105,7 @@ def load(directories: Sequence[Path | str], allow_mixed_env: bool = False) -> Re
 
 
 def label_rows(frame: pd.DataFrame, env: dict[str, Any]) -> pd.DataFrame:
-    """Ensure the optional columns exist and name each row's device."""
-    for field in OPTIONAL_FIELDS:
-        if field not in frame.columns:
-            frame[field] = None
+    """Name each row's device: its own device_name, else env.json's, else its device type."""
     env_name = env_value(env, "device.name")
     fallback = frame["device"].map(lambda d: env_name or d)
     frame["device_label"] = frame["device_name"].where(frame["device_name"].notna(), fallback)

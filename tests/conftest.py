@@ -61,18 +61,11 @@ def run_cli(
 
 
 @pytest.fixture
-def plugin_env(tmp_path: Path) -> dict[str, str]:
-    """A real entry point: a dist-info directory declaring `hyena_bench.operators` entries that
-    importlib.metadata discovers on the subprocess's path (no mocking of discovery)."""
-    dist = tmp_path / "site" / "hyena_bench_testops-0.1.dist-info"
-    dist.mkdir(parents=True)
-    (dist / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: hyena-bench-testops\nVersion: 0.1\n"
-    )
-    (dist / "entry_points.txt").write_text(
-        "[hyena_bench.operators]\ntestops = hyena_bench_testops:specs\n"
-    )
-    return cli_env(extra_path=[tmp_path / "site", PLUGINS])
+def plugin_env() -> dict[str, str]:
+    """A real entry point: tests/plugins holds a dist-info directory declaring the
+    `hyena_bench.operators` entries, which importlib.metadata discovers on the subprocess's
+    path (no mocking of discovery)."""
+    return cli_env(extra_path=[PLUGINS])
 
 
 SMOKE_ARGS = ("run", "--preset", "smoke", "--quiet")

@@ -25,12 +25,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from bench import compare  # noqa: E402
+from bench import compare, comparison  # noqa: E402
 
-# The gate sweep: the same as `nox -s regress` and tests/bench/test_compare_gate.py.
+# The gate sweep: the same as `nox -s regress` and tests/bench/test_compare_gate.py, over the
+# test plugin's test-planted-* implementations (HYENA_BENCH_TEST_SLOWDOWN slows them down).
 GATE_SWEEP = (
     "--ops",
-    "hyena-fft,attention-sdpa-math",
+    "test-planted-hyena-fft,test-planted-attention-sdpa-math",
     "--seqlens",
     "1k,2k",
     "--batch",
@@ -43,7 +44,6 @@ GATE_SWEEP = (
     "0.2",
     "--quiet",
 )
-GATE_OPS = ("hyena-fft", "attention-sdpa-math")
 # One torch thread: on a shared 2-core machine two threads wait on each other whenever another
 # process takes a core, which turns a 2 ms call into a 100 ms one (measured, README.md).
 GATE_ENV = {"OMP_NUM_THREADS": "1"}
@@ -52,10 +52,11 @@ THRESHOLDS = (0.05, 0.10, 0.15, 0.25, 0.50, 1.0, 2.0)
 
 
 def start(out: Path, planted: float = 0.0) -> subprocess.Popen:
-    env = {**os.environ, **GATE_ENV, "PYTHONPATH": str(REPO)}
+    plugins = REPO / "tests" / "plugins"
+    env = {**os.environ, **GATE_ENV, "PYTHONPATH": os.pathsep.join([str(plugins), str(REPO)])}
     env.pop("TRITON_INTERPRET", None)
     if planted:
-        env["HYENA_BENCH_PLANTED_SLOWDOWN"] = ",".join(f"{op}={planted}" for op in GATE_OPS)
+        env["HYENA_BENCH_TEST_SLOWDOWN"] = str(planted)
     cmd = [sys.executable, "-m", "bench", "run", *GATE_SWEEP, "--out", str(out)]
     return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL)
 
@@ -98,10 +99,10 @@ def collect(out: Path, cycles: int, levels: tuple[float, ...], concurrent: bool)
         print(f"cycle {i}: planted {level:g}, {meta['seconds']:.0f} s, load {meta['loadavg']}")
 
 
-def report_for(base: Path, new: Path, threshold: float) -> compare.Report:
+def report_for(base: Path, new: Path, threshold: float) -> comparison.Report:
     a, _ = compare.load_run(str(base), "BASE")
     b, _ = compare.load_run(str(new), "NEW")
-    return compare.compare(a, b, compare.METRICS["latency"], threshold, [], [])
+    return comparison.compare(a, b, comparison.METRICS["latency"], threshold, [], [])
 
 
 def analyse(out: Path, max_load: float) -> None:

@@ -1,6 +1,7 @@
-"""`hyena-bench compare`, in process: the decision rule, the statistics behind it, and how rows
-that lost or gained a result are counted. Run directories are made by hand (`write_run`) with
-known outcomes; tests/cli/test_compare_cli.py runs the same command in a subprocess."""
+"""`hyena-bench compare`, in process: the decision rule (bench.comparison), the statistics
+behind it, and how rows that lost or gained a result are counted. Run directories are made by
+hand (`write_run`) with known outcomes; tests/cli/test_compare_cli.py runs the same command in
+a subprocess."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import cli, compare, stats
+from bench import cli, compare, comparison, stats
 from bench.errors import UsageError
-from bench.store import CONTRACT_FIELDS, SCHEMA_VERSION
+from bench.record import CONTRACT_FIELDS, SCHEMA_VERSION
 
 ENV = {
     "device": {"type": "cpu", "name": "Test CPU"},
@@ -90,7 +91,7 @@ def estimate(ratio: float, low: float, high: float, p: float | None = 0.001):
     return stats.RatioEstimate(ratio, low, high, p, 40, 40)
 
 
-LATENCY = compare.METRICS["latency"]
+LATENCY = comparison.METRICS["latency"]
 
 
 @pytest.mark.parametrize(
@@ -107,20 +108,20 @@ LATENCY = compare.METRICS["latency"]
     ],
 )
 def test_decision_rule(ratio, low, high, p, verdict):
-    assert compare.decide(estimate(ratio, low, high, p), 0.15, LATENCY) == verdict
+    assert comparison.decide(estimate(ratio, low, high, p), 0.15, LATENCY) == verdict
 
 
 def test_interval_is_seeded_and_brackets_the_ratio():
     a, b = samples(10.0, seed=1), samples(12.0, seed=2)
-    first = stats.compare_samples(a, b, compare.CONFIDENCE)
-    assert first == stats.compare_samples(a, b, compare.CONFIDENCE)
+    first = stats.compare_samples(a, b, comparison.CONFIDENCE)
+    assert first == stats.compare_samples(a, b, comparison.CONFIDENCE)
     assert first.ratio == pytest.approx(1.2)
     assert first.low < first.ratio < first.high
-    assert first.p_value < compare.ALPHA
+    assert first.p_value < comparison.ALPHA
 
 
 def test_single_samples_collapse_the_interval():
-    e = stats.compare_samples([2.0], [3.0], compare.CONFIDENCE)
+    e = stats.compare_samples([2.0], [3.0], comparison.CONFIDENCE)
     assert (e.ratio, e.low, e.high, e.p_value) == (1.5, 1.5, 1.5, None)
 
 
@@ -180,8 +181,9 @@ def test_memory_metric_uses_peak_bytes(tmp_path, capsys):
 def test_json_output_holds_the_rule_and_every_outcome(tmp_path, capsys):
     assert run_pair(tmp_path, [row()], [row(ms=20.0)], "--format", "json") == 1
     report = json.loads(capsys.readouterr().out)
-    assert report["exit_status"] == 1 and report["threshold"] == compare.DEFAULT_THRESHOLDS["cpu"]
-    assert report["confidence"] == compare.CONFIDENCE and report["alpha"] == compare.ALPHA
+    assert report["exit_status"] == 1
+    assert report["threshold"] == comparison.DEFAULT_THRESHOLDS["cpu"]
+    assert report["confidence"] == comparison.CONFIDENCE and report["alpha"] == comparison.ALPHA
     (outcome,) = report["outcomes"]
     assert outcome["op"] == "hyena-fft" and outcome["verdict"] == "slower"
     assert outcome["estimate"]["ratio"] == pytest.approx(2.0)
@@ -192,9 +194,11 @@ def test_markdown_output_is_a_table(tmp_path, capsys):
     assert "| hyena-fft L=1024" in capsys.readouterr().out
 
 
-def test_planted_slowdown_is_named(tmp_path, capsys):
-    assert run_pair(tmp_path, [row()], [row(planted_slowdown=0.5)]) == 0
-    assert "NEW has a planted test slowdown (hyena-fft=0.5)" in capsys.readouterr().out
+def test_a_changed_implementation_detail_is_named(tmp_path, capsys):
+    assert run_pair(tmp_path, [row()], [row(impl_detail="new kernel")]) == 0
+    assert "hyena-fft is described differently: BASE 'test', NEW 'new kernel'" in (
+        capsys.readouterr().out
+    )
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ class DiesWhenUnpickled:
 
 
 def test_a_worker_that_cannot_start_is_an_error_not_an_empty_run(tmp_path):
-    tasks = plan(Sweep(seqlens=(256,), ops=("hyena-fft",), d_model=16, heads=2))
+    tasks = plan(Sweep(seqlens=(256,), ops=("hyena-fft",)).replace(d_model=16, heads=2))
     runner = Runner(tasks, RunOptions(out=tmp_path / "run", measure=DiesWhenUnpickled()))
     with pytest.raises(
         WorkerStartError, match=r"could not start: worker process died \(exit code 5\)"

@@ -4,27 +4,10 @@ import json
 
 import pytest
 
-from bench import store
+from bench import record, store
+from tests.bench.rows import good_row
 
-
-def row(**changes):
-    r = {f: None for f in store.CONTRACT_FIELDS}
-    r.update(
-        schema_version=store.SCHEMA_VERSION,
-        op="hyena-fft",
-        level="layer",
-        dtype="fp32",
-        mode="fwd",
-        batch=1,
-        seqlen=256,
-        d_model=64,
-        heads=4,
-        order=2,
-        status="ok",
-        samples_ms=[1.0, 2.0],
-    )
-    r.update(changes)
-    return r
+row = good_row
 
 
 def test_append_and_read_back(tmp_path):
@@ -33,7 +16,7 @@ def test_append_and_read_back(tmp_path):
         w.append(row(seqlen=512))
     rows = store.read_rows(tmp_path)
     assert [r["seqlen"] for r in rows] == [256, 512]
-    assert store.finished_keys(rows) == {store.row_key(row()), store.row_key(row(seqlen=512))}
+    assert store.finished_keys(rows) == {record.row_key(row()), record.row_key(row(seqlen=512))}
 
 
 def test_torn_last_line_is_ignored_with_a_warning_and_repaired_on_append(tmp_path):
@@ -51,7 +34,7 @@ def test_corrupted_middle_line_and_newer_schema_are_errors_naming_the_line(tmp_p
     path.write_text(json.dumps(row()) + "\n{oops\n" + json.dumps(row()) + "\n")
     with pytest.raises(store.ResultsError, match=r"results.jsonl:2: not valid JSON"):
         store.read_rows(tmp_path)
-    path.write_text(json.dumps(row(schema_version=store.SCHEMA_VERSION + 1)) + "\n")
+    path.write_text(json.dumps(row(schema_version=record.SCHEMA_VERSION + 1)) + "\n")
     with pytest.raises(store.ResultsError, match=r":1: schema_version"):
         store.read_rows(tmp_path)
 

@@ -3,7 +3,7 @@
 import pytest
 
 from bench.runner import plan
-from bench.sweep import PRESETS, Sweep, parse_seqlens, validate
+from bench.sweep import PRESETS, Sweep, find_preset, parse_seqlens, validate
 
 
 def test_parse_seqlens_ranges_lists_and_suffixes():
@@ -24,7 +24,7 @@ def test_presets_are_valid_on_both_devices():
     for preset in PRESETS.values():
         for device in ("cpu", "cuda"):
             validate(preset.for_device(device))
-    paper = PRESETS["paper"].gpu
+    paper = PRESETS["paper"].gpu.base
     assert (paper.batch, paper.d_model, paper.heads, paper.dtype, paper.level) == (
         64,
         768,
@@ -32,9 +32,10 @@ def test_presets_are_valid_on_both_devices():
         "fp16",
         "layer",
     )
-    assert paper.seqlens[0] == 1024 and paper.seqlens[-1] == 65536
-    assert PRESETS["paper-b1"].gpu.batch == 1
-    assert PRESETS["longconv"].gpu.level == "core" and PRESETS["longconv"].gpu.seqlens[-1] > 65536
+    assert PRESETS["paper"].gpu.seqlens[0] == 1024 and PRESETS["paper"].gpu.seqlens[-1] == 65536
+    assert PRESETS["paper-b1"].gpu.base.batch == 1
+    longconv = PRESETS["longconv"].gpu
+    assert longconv.base.level == "core" and longconv.seqlens[-1] > 65536
 
 
 def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():
@@ -49,3 +50,19 @@ def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():
     merged = [t for shard in shards for t in shard]
     assert sorted(map(repr, merged)) == sorted(map(repr, tasks))
     assert plan(sweep, (2, 3)) == shards[1], "shards are deterministic"
+
+
+def test_a_sweep_is_a_base_config_plus_lengths():
+    sweep = Sweep(seqlens=(256, 512)).replace(d_model=64, heads=4, dtype="fp16", max_call_ms=9.0)
+    assert [c.seqlen for c in sweep.configs()] == [256, 512]
+    assert {c.replace(seqlen=0) for c in sweep.configs()} == {sweep.base.replace(seqlen=0)}
+    assert (sweep.base.d_model, sweep.base.dtype, sweep.max_call_ms) == (64, "fp16", 9.0)
+    flat = sweep.as_dict()
+    assert flat["seqlens"] == [256, 512] and flat["d_model"] == 64 and "seqlen" not in flat
+    with pytest.raises(ValueError, match="unknown dtype 'fp8'"):
+        sweep.replace(dtype="fp8")
+
+
+def test_unknown_preset_suggests_the_nearest():
+    with pytest.raises(ValueError, match="did you mean paper-b1"):
+        find_preset("paper_b1")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import store
+from bench import record, store
 from tests.conftest import REPO, cli_env, run_cli
 
 SMALL = (
@@ -49,7 +49,7 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
     assert {r["seqlen"] for r in ok} == {256, 512, 1024, 2048, 4096}
     may_be_null = {"energy_j"}  # NVML energy needs a GPU
     for r in ok:
-        missing = [f for f in store.CONTRACT_FIELDS if r[f] is None and f not in may_be_null]
+        missing = [f for f in record.CONTRACT_FIELDS if r[f] is None and f not in may_be_null]
         assert not missing, (r["op"], missing)
         assert r["verified"] and r["max_rel_err"] < 1e-3
         assert r["latency_ms_p10"] <= r["latency_ms_median"] <= r["latency_ms_p90"]
@@ -189,7 +189,7 @@ def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
     assert 4 <= done_before < 15, "killed mid-sweep"
     run_cli(*args, "--resume", check=True, timeout=300)
     rows = rows_of(out)
-    keys = [store.row_key(r) for r in rows]
+    keys = [record.row_key(r) for r in rows]
     assert len(rows) == 15 and len(set(keys)) == 15
     env = json.loads((out / "env.json").read_text())
     assert len(env["resumes"]) == 1

@@ -47,3 +47,14 @@ def test_a_wrong_implementation_fails_with_exit_1(plugin_env):
 def test_bad_dtype_is_a_usage_error():
     proc = run_cli("verify", "--dtypes", "fp8")
     assert proc.returncode == 2 and "unknown fp8" in proc.stderr
+
+
+def test_nothing_verified_exits_3_with_a_clear_line():
+    proc = run_cli("verify", "--ops", "flash-attn2", "--device", "cpu")
+    assert proc.returncode == 3, proc.stderr
+    assert "nothing was verified" in proc.stderr
+
+
+def test_unknown_dtype_suggests_the_nearest():
+    proc = run_cli("verify", "--dtypes", "fp61")
+    assert proc.returncode == 2 and "(did you mean fp16?)" in proc.stderr

@@ -1,17 +1,21 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
-point. Besides one honest implementation (`plugin-fft`), it holds test-only operators that fail on
-purpose at L >= FAIL_AT: an injected OOM, a hard crash of the worker, a hang past the timeout.
+point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
+implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
+(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and
+`test-planted-*`: real implementations made slower on request, for the speed gate's tests.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import time
 
 import torch
 
-from operators import counts
+from operators import counts, registry
+from operators.case import Case
 from operators.config import Config
 from operators.hyena import build_case
 from operators.longconv import fft
@@ -19,6 +23,10 @@ from operators.registry import OperatorSpec
 
 FAIL_AT = 512  # lengths at or above this fail; shorter ones run the real FFT convolution
 SLEEP_S = float(os.environ.get("HYENA_BENCH_TEST_SLEEP", "60"))
+# "4.0": each test-planted-* call busy-waits 4x its own duration after the real work (5x the
+# time). Read by every process that loads the plugin, so the runner and its workers agree.
+SLOWDOWN_ENV = "HYENA_BENCH_TEST_SLOWDOWN"
+PLANTED = ("hyena-fft", "attention-sdpa-math")  # the implementations the gate tests sweep
 
 
 def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
@@ -73,8 +81,48 @@ def _wrong_spec() -> OperatorSpec:
     )
 
 
+@dataclasses.dataclass
+class SlowedCase(Case):
+    """A real case whose timed call is followed by busy-waiting `extra` times its own duration:
+    measurably more work, as a real regression would be, with the same output."""
+
+    extra: float = 0.0
+
+    def step(self) -> None:
+        t0 = time.perf_counter()
+        super().step()
+        if self.inputs[0].is_cuda:
+            torch.cuda.synchronize(self.inputs[0].device)
+        deadline = time.perf_counter() + (time.perf_counter() - t0) * self.extra
+        while time.perf_counter() < deadline:
+            pass
+
+
+def planted_slowdown() -> float:
+    return float(os.environ.get(SLOWDOWN_ENV) or 0.0)
+
+
+def _planted_spec(name: str) -> OperatorSpec:
+    """`name` from the table (built-ins are loaded before entry points), renamed and slowed."""
+    real, extra = registry.get(name), planted_slowdown()
+
+    def build(config: Config, device: torch.device, stages: bool = False) -> Case:
+        case = real.build(config, device, stages)
+        fields = {f.name: getattr(case, f.name) for f in dataclasses.fields(case)}
+        return SlowedCase(**fields, extra=extra)
+
+    return dataclasses.replace(
+        real,
+        name=f"test-planted-{name}",
+        build=build,
+        detail=f"test only: {name}, then a busy-wait of {extra:g}x its time ({SLOWDOWN_ENV})",
+        source="hyena-bench-testops",
+    )
+
+
 def specs() -> list[OperatorSpec]:
     return [
+        *(_planted_spec(name) for name in PLANTED),
         _spec("plugin-fft", None, "the FFT convolution, registered through an entry point"),
         _spec("test-oom", _oom, "test only: raises torch.cuda.OutOfMemoryError at L >= 512"),
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),

@@ -1,0 +1,174 @@
+"""Formatting a speed-gate Report (bench.comparison) as text, a markdown table or JSON. Only
+formats: every number and verdict comes from the Report.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from bench.comparison import ALPHA, CONFIDENCE, INCONCLUSIVE, Metric, Outcome, Report
+from bench.record import KEY_FIELDS
+
+FORMATS = ("text", "md", "json")
+
+
+def label(key: tuple[Any, ...]) -> str:
+    k = dict(zip(KEY_FIELDS, key, strict=True))
+    return (
+        f"{k['op']} L={k['seqlen']} B={k['batch']} D={k['d_model']} H={k['heads']} "
+        f"order={k['order']} {k['level']} {k['dtype']} {k['mode']}"
+    )
+
+
+def shown(value: float | None, metric: Metric) -> str:
+    return "-" if value is None else f"{value * metric.scale:.4g}"
+
+
+def measured_rows(report: Report) -> list[list[str]]:
+    rows = sorted((o for o in report.outcomes if o.estimate), key=lambda o: -o.size)
+    out = []
+    for o in rows:
+        e = o.estimate
+        p = "-" if e.p_value is None else f"{e.p_value:.2g}"
+        out.append(
+            [
+                label(o.key),
+                shown(o.base_value, report.metric),
+                shown(o.new_value, report.metric),
+                f"{(e.ratio - 1) * 100:+.1f}%",
+                f"[{(e.low - 1) * 100:+.1f}%, {(e.high - 1) * 100:+.1f}%]",
+                p,
+                f"{e.n_base}/{e.n_new}",
+                o.verdict.upper() if o.regression else o.verdict,
+            ]
+        )
+    return out
+
+
+def status_rows(report: Report) -> list[list[str]]:
+    rows = [o for o in report.outcomes if not o.estimate]
+    rows.sort(key=lambda o: (not o.regression, label(o.key)))
+    return [
+        [
+            label(o.key),
+            o.base,
+            o.new,
+            o.verdict.upper() if o.regression else o.verdict,
+            o.reason[:100],
+        ]
+        for o in rows
+    ]
+
+
+def summary(report: Report) -> str:
+    counts: dict[str, int] = {}
+    for o in report.outcomes:
+        counts[o.verdict] = counts.get(o.verdict, 0) + 1
+    text = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "nothing to compare"
+    head = "REGRESSION" if report.regressions else "no regression"
+    return f"{head}: {text} (exit {report.exit_status})"
+
+
+def rule(report: Report) -> str:
+    from bench import stats  # scipy: loaded when a report is rendered, not at start-up
+
+    return (
+        f"{report.metric.name}: ratio of medians NEW/BASE, threshold "
+        f"{report.threshold * 100:g}%, {CONFIDENCE * 100:g}% bootstrap interval "
+        f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED}) and "
+        f"Mann-Whitney U at p < {ALPHA:g}"
+    )
+
+
+def render_tables(report: Report, fmt: str) -> str:
+    from tabulate import tabulate
+
+    style = "github" if fmt == "md" else "simple"
+    unit = report.metric.unit
+    ci = f"{CONFIDENCE * 100:g}% interval"
+    parts = []
+    if measured_rows(report):
+        parts.append(
+            tabulate(
+                measured_rows(report),
+                tablefmt=style,
+                disable_numparse=True,
+                headers=[
+                    "config",
+                    f"base {unit}",
+                    f"new {unit}",
+                    "change",
+                    ci,
+                    "U test p",
+                    "samples",
+                    "verdict",
+                ],
+            )
+        )
+    if status_rows(report):
+        parts.append("results lost or changed (lost = ok in BASE, not ok/absent in NEW):")
+        parts.append(
+            tabulate(
+                status_rows(report),
+                tablefmt=style,
+                disable_numparse=True,
+                headers=["config", "base", "new", "verdict", "reason"],
+            )
+        )
+    return "\n\n".join(parts)
+
+
+def render_text(report: Report, fmt: str) -> str:
+    lines = [f"compare {report.base.directory} -> {report.new.directory}", rule(report)]
+    if report.env_differences:
+        lines.append("environments differ (allowed): " + "; ".join(report.env_differences))
+    lines += [f"note: {n}" for n in report.notes]
+    if any(o.verdict == INCONCLUSIVE for o in report.outcomes):
+        lines.append(
+            f"note: {INCONCLUSIVE} = too noisy to tell at this threshold (never fails "
+            "the gate); measure longer (--target-time) or on a quieter machine"
+        )
+    if fmt == "md":
+        lines = [f"- {line}" for line in lines]
+    return "\n".join([*lines, "", render_tables(report, fmt), "", summary(report)])
+
+
+def outcome_json(o: Outcome) -> dict[str, Any]:
+    record = {**dict(zip(KEY_FIELDS, o.key, strict=True)), **asdict(o)}
+    record.pop("key")
+    return record
+
+
+def render_json(report: Report) -> str:
+    from bench import stats
+
+    return json.dumps(
+        {
+            "base": str(report.base.directory),
+            "new": str(report.new.directory),
+            "metric": report.metric.name,
+            "threshold": report.threshold,
+            "confidence": CONFIDENCE,
+            "alpha": ALPHA,
+            "bootstrap_resamples": stats.BOOTSTRAP_RESAMPLES,
+            "bootstrap_seed": stats.BOOTSTRAP_SEED,
+            "env_differences": report.env_differences,
+            "notes": report.notes,
+            "regressions": len(report.regressions),
+            "exit_status": report.exit_status,
+            "summary": summary(report),
+            "outcomes": [outcome_json(o) for o in report.outcomes],
+        },
+        indent=2,
+        default=str,
+    )
+
+
+RENDERERS: dict[str, Callable[[Report, str], str]] = {
+    "text": render_text,
+    "md": render_text,
+    "json": lambda report, fmt: render_json(report),
+}
