@@ -115,3 +115,46 @@ def strategy_for(batch: int, dtype: str, L: int, table: Iterable[Threshold] = TA
     """'toeplitz' or 'monarch' for this shape."""
     max_l = threshold(dtype, batch, table).toeplitz_max_l
     return "toeplitz" if max_l >= L else "monarch"
+
+
+def table_source(table: Iterable[Threshold]) -> str:
+    """The table as the Python lines that replace TABLE's entries (the device script prints
+    this from its core grid; a person pastes it after reading the run)."""
+    return "\n".join(
+        f'    Threshold("{t.dtype}", {t.batch}, {t.toeplitz_max_l}, "{t.source}"),' for t in table
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m operators.longconv.triton_dispatch RUN_DIR... [--mode fwd]: the thresholds the
+    runs' core rows measure, as TABLE lines (nothing is written to this file)."""
+    import argparse
+    import json
+    import sys
+    from pathlib import Path
+
+    p = argparse.ArgumentParser(prog="python -m operators.longconv.triton_dispatch")
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--mode", default="fwd")
+    args = p.parse_args(argv)
+    rows = []
+    for run in args.runs:
+        path = run / "results.jsonl"
+        if not path.is_file():
+            print(f"{p.prog}: error: no results.jsonl in {run}", file=sys.stderr)
+            return 2
+        for line in path.read_text(errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line of an interrupted run
+            if isinstance(row, dict):
+                rows.append(row)
+    table = derive_table(rows, args.mode, source=", ".join(r.name for r in args.runs))
+    none = "# no (dtype, batch) has both Toeplitz and Monarch rows"
+    print(table_source(table) if table else none)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

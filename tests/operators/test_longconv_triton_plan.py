@@ -3,6 +3,7 @@ its derivation from a run's rows. No kernels run here."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -133,3 +134,20 @@ def test_model_table_prints():
         text=True,
     ).stdout
     assert "| 16384 |" in out and "monarch ms" in out
+
+
+def test_main_prints_table_lines_from_run_directories(tmp_path, capsys):
+    rows = rows_for("fp16", 8, {256: 0.1, 512: 0.4}, {256: 0.3, 512: 0.3})
+    run = tmp_path / "grid-b8"
+    run.mkdir()
+    text = "\n".join(json.dumps(r) for r in rows) + '\n{"torn'  # an interrupted run's last line
+    (run / "results.jsonl").write_text(text)
+    assert dispatch.main([str(run)]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == 'Threshold("fp16", 8, 256, "measured: grid-b8, fwd"),'
+
+
+def test_main_refuses_a_directory_without_results(tmp_path, capsys):
+    assert dispatch.main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "no results.jsonl" in err and len(err.strip().splitlines()) == 1
