@@ -88,9 +88,18 @@ class _Tracker:
 
 
 def measure_peak(
-    forward: Callable[[], Any], backward: Callable[[Any], None] | None, device: torch.device
+    forward: Callable[[], Any],
+    backward: Callable[[Any], None] | None,
+    device: torch.device,
+    before: Callable[[], None] | None = None,
 ) -> PeakMemory:
-    """Peak bytes above the starting allocation during forward, and during backward."""
+    """Peak bytes above the starting allocation during forward, and during backward.
+
+    `before` runs before the starting allocation is read: e.g. dropping the gradients a timed
+    step left behind, which would otherwise count in the baseline and be freed inside the
+    measured window (hiding that much of the backward's peak)."""
+    if before is not None:
+        before()
     tracker = _Tracker(device)
     if not tracker.reset():
         return PeakMemory(None, None, None, "unavailable (cannot reset the peak RSS)")

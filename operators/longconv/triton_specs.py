@@ -6,13 +6,15 @@ load when a case is built, so `hyena-bench list` can say why Triton cannot run h
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import torch
 
 from operators import capabilities
 from operators.config import Config
+from operators.counts import ConvIssued
 from operators.hyena import LongConv, register_longconv
+from operators.registry import same_variant_batch
 
 MAX_SEQLEN = 128 * 1024  # the Monarch plan's largest FFT: 128 column DFTs x 2048 points
 INTERPRETER_NOTE = (
@@ -39,6 +41,52 @@ def limits(max_seqlen: int | None) -> Callable[[Config, torch.device], str | Non
     return check
 
 
+def toeplitz_variant(config: Config) -> Hashable:
+    """What the Toeplitz kernels compile for this batch: one kernel per batch block (B rounded up
+    to a power of two, clamped to triton_toeplitz's MIN_BLOCK_B..MAX_BLOCK_B)."""
+    from operators.longconv import triton_toeplitz
+
+    block = 1 << (config.batch - 1).bit_length()
+    return "toeplitz", min(max(block, triton_toeplitz.MIN_BLOCK_B), triton_toeplitz.MAX_BLOCK_B)
+
+
+def dispatched_strategy(config: Config) -> str:
+    """The strategy hyena-triton runs for this shape: 'toeplitz' or 'monarch'."""
+    from operators.longconv import triton_auto
+
+    return triton_auto.strategy_for(config.seqlen)
+
+
+def dispatched_variant(config: Config) -> Hashable:
+    """The strategy hyena-triton picks for this shape, and that strategy's variant (Monarch's
+    kernels and plan depend on L only)."""
+    if dispatched_strategy(config) == "toeplitz":
+        return toeplitz_variant(config)
+    return "monarch"
+
+
+WORK_MODEL = "operators.longconv.triton_work"  # the kernels' own count of what they issue
+
+
+def triton_issued(strategy: str | None) -> ConvIssued:
+    """The convolution's issued FLOPs (tl.dot work) from the kernels' work model, WORK_MODEL's
+    `work(strategy, B, D, L, dtype, mode).flops`; None (not counted) where that module does not
+    exist. `strategy` None: the one hyena-triton dispatches to."""
+
+    def issued(config: Config) -> float | None:
+        try:
+            model = importlib.import_module(WORK_MODEL)
+        except ModuleNotFoundError as exc:
+            if exc.name != WORK_MODEL:
+                raise
+            return None
+        name = strategy or dispatched_strategy(config)
+        b, d, n = config.batch, config.d_model, config.seqlen
+        return float(model.work(name, b, d, n, config.dtype, config.mode).flops)
+
+    return issued
+
+
 def detail(text: str) -> str:
     return text + (INTERPRETER_NOTE if capabilities.triton_interpreting() else "")
 
@@ -53,6 +101,8 @@ register_longconv(
     lazy=True,
     requires=("triton",),
     limits=limits(None),
+    verify_batch=same_variant_batch(toeplitz_variant),
+    issued=triton_issued("toeplitz"),
 )
 register_longconv(
     "triton-monarch",
@@ -64,7 +114,8 @@ register_longconv(
     ),
     lazy=True,
     requires=("triton",),
-    limits=limits(MAX_SEQLEN),
+    limits=limits(MAX_SEQLEN),  # verified at batch 1: its kernels and plan depend on L only
+    issued=triton_issued("monarch"),
 )
 register_longconv(
     "triton",
@@ -76,4 +127,6 @@ register_longconv(
     lazy=True,
     requires=("triton",),
     limits=limits(MAX_SEQLEN),
+    verify_batch=same_variant_batch(dispatched_variant),
+    issued=triton_issued(None),
 )

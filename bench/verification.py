@@ -1,0 +1,171 @@
+"""The float64 check of one row, at the shape that is timed: the row's length, level, dtype and
+mode, at the smallest batch that runs the same kernel variant and plan (OperatorSpec.verify_config);
+the forward always, and in fwd_bwd mode the gradients of every input and parameter.
+
+A check is made only when its reference fits a budget on this device: memory from the reference's
+cost model (operators.check_cost) against what is free now, time from the same setting's last
+check at a shorter length (or a calibration check at CALIBRATION_SEQLEN) scaled by the model's
+ratio of work. A check over budget, or one whose reference runs out of memory, leaves the row
+`verified` null with the reason: a row is never marked verified after a check of another shape.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.defaults import ROW_TIMEOUT_S
+from operators.check_cost import CheckCost, reference_cost
+from operators.config import Config
+from operators.registry import OperatorSpec
+from operators.verify import verify, verify_gradients
+
+# The check may take this share of the row's timeout: the build, the timed calls and the memory
+# pass need the rest, and a row past its timeout loses its measurement.
+BUDGET_SHARE_OF_TIMEOUT = 0.25
+DEFAULT_BUDGET_S = ROW_TIMEOUT_S * BUDGET_SHARE_OF_TIMEOUT
+# The reference may plan on this share of the memory free when the check starts: the cost
+# model is right within about 2x, and the timed case is built after the check.
+MEMORY_SHARE = 0.5
+# A setting's first check longer than this is preceded by one at this length, whose time is
+# then scaled up (checks at <= 1k cost well under a second on a CPU at the smoke shapes).
+CALIBRATION_SEQLEN = 1024
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of one check. `verified` None: not checked (`reason` says why)."""
+
+    config: Config
+    verified: bool | None
+    max_rel_err: float | None = None
+    max_rel_err_grad: float | None = None
+    reason: str = ""
+    seconds: float = 0.0
+
+    def fields(self) -> dict[str, Any]:
+        """The row fields of this check (bench.record)."""
+        fields: dict[str, Any] = {
+            "verified": self.verified,
+            "max_rel_err": self.max_rel_err,
+            "verify_batch": self.config.batch,
+            "verify_seqlen": self.config.seqlen,
+            "verify_reason": self.reason or None,
+        }
+        if self.config.mode == "fwd_bwd":
+            fields["max_rel_err_grad"] = self.max_rel_err_grad
+        return fields
+
+
+def free_bytes(device: torch.device) -> float:
+    """Memory the reference could use now: CUDA free plus the caching allocator's unused
+    reserve; CPU: MemAvailable (/proc/meminfo), or infinity where unknown."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+def gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def shape(config: Config) -> str:
+    return f"B={config.batch}, L={config.seqlen}"
+
+
+class Checker:
+    """Checks rows on one device; remembers every check (a shape is checked once per worker)."""
+
+    def __init__(self, device: torch.device, budget_s: float = DEFAULT_BUDGET_S) -> None:
+        self.device, self.budget_s = device, budget_s
+        self.done: dict[tuple[str, Config], Check] = {}
+        self.last: dict[tuple[str, Config], Check] = {}  # per setting: the longest check made
+
+    def check(self, spec: OperatorSpec, config: Config) -> Check:
+        """The check for a row timed at `config` (made now, or remembered)."""
+        target = spec.verify_config(config)
+        key = (spec.name, target)
+        if key not in self.done:
+            why = self.over_budget(spec, target)
+            self.done[key] = Check(target, None, reason=why) if why else self.run(spec, target)
+        return self.done[key]
+
+    def over_budget(self, spec: OperatorSpec, target: Config) -> str:
+        """Why the check at `target` is not made here (empty: it is)."""
+        cost = reference_cost(target, spec.family)
+        free = free_bytes(self.device)
+        if cost.bytes > MEMORY_SHARE * free:
+            return (
+                f"not checked: the float64 reference at {shape(target)} needs about "
+                f"{gib(cost.bytes)}, over {MEMORY_SHARE:.0%} of the {gib(free)} free on "
+                f"{self.device.type}"
+            )
+        estimate = self.estimate_s(spec, target, cost)
+        if estimate is not None and estimate > self.budget_s:
+            return (
+                f"not checked: the float64 reference at {shape(target)} would take about "
+                f"{estimate:.0f} s (scaled from a check at a shorter length), over the "
+                f"{self.budget_s:.0f} s budget ({BUDGET_SHARE_OF_TIMEOUT:.0%} of the row timeout)"
+            )
+        return ""
+
+    def estimate_s(self, spec: OperatorSpec, target: Config, cost: CheckCost) -> float | None:
+        """Seconds the check would take: the setting's longest earlier check (made first at
+        CALIBRATION_SEQLEN if there is none) scaled by the ratio of the model's work."""
+        setting = (spec.name, target.replace(seqlen=1))
+        before = self.last.get(setting)
+        if before is None or before.seconds == 0.0:
+            if target.seqlen <= CALIBRATION_SEQLEN:
+                return None
+            calibration = self.check(spec, target.replace(seqlen=CALIBRATION_SEQLEN))
+            before = self.last.get(setting, calibration)
+            if before.verified is None:
+                return None  # not even the calibration was checked: the memory test decides
+        return before.seconds * cost.work / reference_cost(before.config, spec.family).work
+
+    def run(self, spec: OperatorSpec, target: Config) -> Check:
+        """Build the implementation at `target` and compare with float64 (and the gradients)."""
+        from bench.worker import is_oom  # the worker imports this module
+
+        t0 = time.perf_counter()
+        case = spec.build(target, self.device)
+        try:
+            forward = verify(case)
+            grad = verify_gradients(case) if target.mode == "fwd_bwd" else None
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            return Check(
+                target,
+                None,
+                reason=f"not checked: the float64 reference ran out of memory at {shape(target)}",
+            )
+        finally:
+            del case
+            gc.collect()
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()  # the timed case gets the reference's memory back
+        passed = forward.passed and (grad is None or grad.passed)
+        check = Check(
+            target,
+            passed,
+            forward.max_rel_err,
+            grad.max_rel_err if grad is not None else None,
+            seconds=time.perf_counter() - t0,
+        )
+        setting = (spec.name, target.replace(seqlen=1))
+        if setting not in self.last or self.last[setting].config.seqlen < target.seqlen:
+            self.last[setting] = check
+        return check
