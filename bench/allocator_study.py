@@ -3,7 +3,7 @@ glibc's defaults and under each candidate MALLOC_* setting, interleaved (every r
 arm, in a rotated order), and prints each arm's latency as a ratio to glibc's defaults measured in
 the same round, with page faults per call. The numbers behind bench/allocator.py's choice.
 
-    python -m bench.allocator_study --out /tmp/alloc --rounds 3
+    python -m bench.allocator_study --out /tmp/alloc --rounds 3 [--arms glibc,retain] [--threads 1]
     python -m bench.allocator_study --out /tmp/alloc --analyse-only
 
 Ratios < 1 are faster than glibc's defaults. Each arm is a real `hyena-bench run` whose workers
@@ -56,7 +56,7 @@ ARMS: dict[str, dict[str, str]] = {
 BASE_ARM = "glibc"
 
 
-def run_arm(out: Path, variables: dict[str, str]) -> None:
+def run_arm(out: Path, variables: dict[str, str], threads: int | None) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -64,12 +64,13 @@ def run_arm(out: Path, variables: dict[str, str]) -> None:
     }
     env.update(variables, PYTHONPATH=str(REPO))
     env[allocator.ENV] = "glibc"
+    if threads:  # one thread: on a loaded machine two threads wait on each other (gate study)
+        env["OMP_NUM_THREADS"] = str(threads)
     cmd = [sys.executable, "-m", "bench", "run", *SWEEP, "--out", str(out)]
     subprocess.run(cmd, cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
-def collect(out: Path, rounds: int) -> None:
-    names = list(ARMS)
+def collect(out: Path, rounds: int, names: list[str], threads: int | None) -> None:
     for r in range(rounds):
         order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
@@ -77,7 +78,7 @@ def collect(out: Path, rounds: int) -> None:
             if (target / "done.json").exists():
                 continue
             load = os.getloadavg()[0]
-            run_arm(target, ARMS[name])
+            run_arm(target, ARMS[name], threads)
             meta = {"load_before": load, "load_after": os.getloadavg()[0], "at": time.time()}
             (target / "done.json").write_text(json.dumps(meta))
             print(f"round {r} {name}: load {load:.1f} -> {meta['load_after']:.1f}", flush=True)
@@ -92,24 +93,25 @@ def medians(directory: Path) -> dict[tuple[str, int], tuple[float, float | None]
     }
 
 
-def analyse(out: Path) -> None:
+def analyse(out: Path, names: list[str]) -> None:
     rounds = sorted(p for p in out.glob("round-*") if (p / BASE_ARM / "done.json").exists())
     loads = [
         json.loads((p / name / "done.json").read_text())[key]
         for p in rounds
-        for name in ARMS
+        for name in names
         if (p / name / "done.json").exists()
         for key in ("load_before", "load_after")
     ]
     env = store.read_env(rounds[0] / BASE_ARM)
     print(
-        f"{len(rounds)} rounds on {env['cpu']['model']} ({env['cpu']['threads']} CPUs, torch "
-        f"{env['torch']}), {env['started_at'][:10]}; 1-min load {min(loads):.1f}..{max(loads):.1f}"
+        f"{len(rounds)} rounds on {env['cpu']['model']} ({env['cpu']['threads']} CPUs, "
+        f"{env['cpu']['torch_threads']} torch threads, torch {env['torch']}), "
+        f"{env['started_at'][:10]}; 1-min load {min(loads):.1f}..{max(loads):.1f}"
     )
     keys = sorted(medians(rounds[0] / BASE_ARM))
     print("| arm | " + " | ".join(f"{op} L={n}" for op, n in keys) + " |")
     print("|---" * (len(keys) + 1) + "|")
-    for name in ARMS:
+    for name in names:
         cells = []
         for key in keys:
             ratios, faults = [], []
@@ -131,11 +133,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--arms", default=",".join(ARMS), help="comma-separated arm names")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the runs")
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args()
+    names = [BASE_ARM, *(a for a in args.arms.split(",") if a != BASE_ARM)]
+    unknown = [a for a in names if a not in ARMS]
+    if unknown:
+        parser.error(f"unknown arm {unknown[0]}; choose from {', '.join(ARMS)}")
     if not args.analyse_only:
-        collect(args.out, args.rounds)
-    analyse(args.out)
+        collect(args.out, args.rounds, names, args.threads)
+    analyse(args.out, names)
 
 
 if __name__ == "__main__":

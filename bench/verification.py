@@ -3,10 +3,11 @@ mode, at the smallest batch that runs the same kernel variant and plan (Operator
 the forward always, and in fwd_bwd mode the gradients of every input and parameter.
 
 A check is made only when its reference fits a budget on this device: memory from the reference's
-cost model (operators.check_cost) against what is free now, time from the same setting's last
-check at a shorter length (or a calibration check at CALIBRATION_SEQLEN) scaled by the model's
-ratio of work. A check over budget, or one whose reference runs out of memory, leaves the row
-`verified` null with the reason: a row is never marked verified after a check of another shape.
+cost model (operators.check_cost) against what is free now; time from the same setting's longest
+check so far, scaled by the model's ratio of work, where that ratio is at most MAX_WORK_SCALE (if
+no such check exists, one is made first at half the length, and so on down to
+CALIBRATION_SEQLEN). A check over budget, or one whose reference runs out of memory, leaves the
+row `verified` null with the reason: a row is never marked verified after a check of another shape.
 """
 
 from __future__ import annotations
@@ -32,9 +33,14 @@ DEFAULT_BUDGET_S = ROW_TIMEOUT_S * BUDGET_SHARE_OF_TIMEOUT
 # The reference may plan on this share of the memory free when the check starts: the cost
 # model is right within about 2x, and the timed case is built after the check.
 MEMORY_SHARE = 0.5
-# A setting's first check longer than this is preceded by one at this length, whose time is
-# then scaled up (checks at <= 1k cost well under a second on a CPU at the smoke shapes).
+# Checks up to this length are made without an estimate (at the smoke shapes they take about a
+# second on a loaded 2-core CPU, most of it fixed costs).
 CALIBRATION_SEQLEN = 1024
+# A check's time is scaled to at most this many times its work: a short check's time is mostly
+# fixed costs (building the case, first calls), which would otherwise be scaled up as if they
+# were work (on the 2-core CPU, 2026-11-29: a check of attention at L=256 took 1.2 s, at 3000,
+# with 95x the work, 14.5 s). A longer target is preceded by a check at half its length.
+MAX_WORK_SCALE = 8.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class Check:
     max_rel_err_grad: float | None = None
     reason: str = ""
     seconds: float = 0.0
+    estimate_s: float | None = None  # the estimate that refused a check (verified None)
 
     def fields(self) -> dict[str, Any]:
         """The row fields of this check (bench.record)."""
@@ -98,42 +105,47 @@ class Checker:
         target = spec.verify_config(config)
         key = (spec.name, target)
         if key not in self.done:
-            why = self.over_budget(spec, target)
-            self.done[key] = Check(target, None, reason=why) if why else self.run(spec, target)
+            refused = self.over_budget(spec, target)
+            self.done[key] = refused if refused is not None else self.run(spec, target)
         return self.done[key]
 
-    def over_budget(self, spec: OperatorSpec, target: Config) -> str:
-        """Why the check at `target` is not made here (empty: it is)."""
+    def over_budget(self, spec: OperatorSpec, target: Config) -> Check | None:
+        """A not-checked Check saying why the check at `target` is not made here, or None."""
         cost = reference_cost(target, spec.family)
         free = free_bytes(self.device)
         if cost.bytes > MEMORY_SHARE * free:
-            return (
+            why = (
                 f"not checked: the float64 reference at {shape(target)} needs about "
                 f"{gib(cost.bytes)}, over {MEMORY_SHARE:.0%} of the {gib(free)} free on "
                 f"{self.device.type}"
             )
+            return Check(target, None, reason=why)
         estimate = self.estimate_s(spec, target, cost)
         if estimate is not None and estimate > self.budget_s:
-            return (
+            why = (
                 f"not checked: the float64 reference at {shape(target)} would take about "
                 f"{estimate:.0f} s (scaled from a check at a shorter length), over the "
                 f"{self.budget_s:.0f} s budget ({BUDGET_SHARE_OF_TIMEOUT:.0%} of the row timeout)"
             )
-        return ""
+            return Check(target, None, reason=why, estimate_s=estimate)
+        return None
 
     def estimate_s(self, spec: OperatorSpec, target: Config, cost: CheckCost) -> float | None:
-        """Seconds the check would take: the setting's longest earlier check (made first at
-        CALIBRATION_SEQLEN if there is none) scaled by the ratio of the model's work."""
-        setting = (spec.name, target.replace(seqlen=1))
-        before = self.last.get(setting)
-        if before is None or before.seconds == 0.0:
-            if target.seqlen <= CALIBRATION_SEQLEN:
-                return None
-            calibration = self.check(spec, target.replace(seqlen=CALIBRATION_SEQLEN))
-            before = self.last.get(setting, calibration)
-            if before.verified is None:
-                return None  # not even the calibration was checked: the memory test decides
-        return before.seconds * cost.work / reference_cost(before.config, spec.family).work
+        """Seconds the check at `target` would take (None: not estimated, short enough)."""
+        if target.seqlen <= CALIBRATION_SEQLEN:
+            return None
+        before = self.last.get((spec.name, target.replace(seqlen=1)))
+        if before is None or cost.work > MAX_WORK_SCALE * self.work(spec, before):
+            before = self.check(spec, target.replace(seqlen=target.seqlen // 2))
+        if before.verified is None:  # the shorter check was not made: scale its estimate
+            if before.estimate_s is None:
+                return None  # refused for memory: the memory test decides for this one too
+            return before.estimate_s * cost.work / self.work(spec, before)
+        return before.seconds * cost.work / self.work(spec, before)
+
+    @staticmethod
+    def work(spec: OperatorSpec, check: Check) -> float:
+        return reference_cost(check.config, spec.family).work
 
     def run(self, spec: OperatorSpec, target: Config) -> Check:
         """Build the implementation at `target` and compare with float64 (and the gradients)."""

@@ -39,8 +39,8 @@ LATENCY_MARKS = ("throttled", "unverified", "unchecked", "noisy")
 MEMORY_MARKS = ("unverified", "unchecked")
 # Throughput columns: (column, quantity); the unit is picked by magnitude (reports/units.py).
 THROUGHPUT = (
-    ("tflops", "Throughput (FLOPs in the family's convention)"),
-    ("tflops_issued", "Throughput (FLOPs issued)"),
+    ("tflops", "Throughput"),
+    ("tflops_issued", "Throughput of issued FLOPs"),
     ("gbps", "Memory traffic (minimum bytes / time)"),
 )
 CONVENTIONS_NOTE = (
