@@ -14,6 +14,7 @@ from operators import capabilities
 from operators.config import Config
 from operators.counts import ConvIssued
 from operators.hyena import LongConv, register_longconv
+from operators.longconv import triton_dispatch, triton_work
 from operators.registry import same_variant_batch
 
 MAX_SEQLEN = 128 * 1024  # triton_work.MAX_SEQLEN: 64 column DFTs x 2048-point inner tiles
@@ -42,47 +43,32 @@ def limits(max_seqlen: int | None) -> Callable[[Config, torch.device], str | Non
 
 
 def toeplitz_variant(config: Config) -> Hashable:
-    """What the Toeplitz kernels compile for this batch: one kernel per batch block (B rounded up
-    to a power of two, clamped to triton_toeplitz's MIN_BLOCK_B..MAX_BLOCK_B)."""
-    from operators.longconv import triton_toeplitz
-
-    block = 1 << (config.batch - 1).bit_length()
-    return "toeplitz", min(max(block, triton_toeplitz.MIN_BLOCK_B), triton_toeplitz.MAX_BLOCK_B)
+    """What the Toeplitz kernels compile for this batch: one kernel per batch block
+    (triton_work.toeplitz_batch_block: B rounded up to a power of two, 16..64)."""
+    return "toeplitz", triton_work.toeplitz_batch_block(config.batch)
 
 
 def dispatched_strategy(config: Config) -> str:
-    """The strategy hyena-triton runs for this shape: 'toeplitz' or 'monarch'."""
-    from operators.longconv import triton_auto
-
-    return triton_auto.strategy_for(config.seqlen)
+    """The strategy hyena-triton runs for this shape (triton_dispatch's table)."""
+    return triton_dispatch.strategy_for(config.batch, config.dtype, config.seqlen)
 
 
 def dispatched_variant(config: Config) -> Hashable:
-    """The strategy hyena-triton picks for this shape, and that strategy's variant (Monarch's
-    kernels and plan depend on L only)."""
+    """The strategy hyena-triton picks for this shape, and that strategy's variant (the Monarch
+    kernels and plan depend on L and the dtype only: triton_work.plan_for)."""
     if dispatched_strategy(config) == "toeplitz":
         return toeplitz_variant(config)
     return "monarch"
 
 
-WORK_MODEL = "operators.longconv.triton_work"  # the kernels' own count of what they issue
-
-
 def triton_issued(strategy: str | None) -> ConvIssued:
-    """The convolution's issued FLOPs (tl.dot work) from the kernels' work model, WORK_MODEL's
-    `work(strategy, B, D, L, dtype, mode).flops`; None (not counted) where that module does not
-    exist. `strategy` None: the one hyena-triton dispatches to."""
+    """The convolution's issued FLOPs (tl.dot work) from the kernels' own work model
+    (triton_work.work); `strategy` None: the one hyena-triton dispatches to."""
 
-    def issued(config: Config) -> float | None:
-        try:
-            model = importlib.import_module(WORK_MODEL)
-        except ModuleNotFoundError as exc:
-            if exc.name != WORK_MODEL:
-                raise
-            return None
+    def issued(config: Config) -> float:
         name = strategy or dispatched_strategy(config)
         b, d, n = config.batch, config.d_model, config.seqlen
-        return float(model.work(name, b, d, n, config.dtype, config.mode).flops)
+        return float(triton_work.work(name, b, d, n, config.dtype, config.mode).flops)
 
     return issued
 
@@ -115,7 +101,7 @@ register_longconv(
     ),
     lazy=True,
     requires=("triton",),
-    limits=limits(MAX_SEQLEN),  # verified at batch 1: its kernels and plan depend on L only
+    limits=limits(MAX_SEQLEN),  # verified at batch 1: its kernels and plan do not depend on B
     issued=triton_issued("monarch"),
 )
 register_longconv(

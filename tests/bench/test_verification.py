@@ -3,7 +3,6 @@ gradients in fwd_bwd, and `verified` null (never true) with a reason where the c
 
 import dataclasses
 
-import pytest
 import torch
 
 from bench import verification
@@ -146,8 +145,7 @@ def test_verify_batch_is_the_smallest_batch_with_the_timed_variant():
 
 
 def test_the_triton_specs_ask_their_kernels_for_the_verify_batch():
-    pytest.importorskip("triton")
-    from operators.longconv import triton_auto
+    from operators.longconv import triton_dispatch, triton_work
 
     core = Config(batch=64, seqlen=1024, d_model=16, heads=2, level="core")
     toeplitz = registry.get("hyena-triton-toeplitz")
@@ -155,6 +153,19 @@ def test_the_triton_specs_ask_their_kernels_for_the_verify_batch():
     assert toeplitz.verify_config(core.replace(batch=20)).batch == 17  # 32 columns
     assert toeplitz.verify_config(core.replace(batch=9)).batch == 1  # 16 columns
     assert registry.get("hyena-triton-monarch").verify_config(core).batch == 1
+
+    def runs(config):  # what hyena-triton runs: the dispatched strategy and its batch block
+        strategy = triton_dispatch.strategy_for(config.batch, config.dtype, config.seqlen)
+        block = triton_work.toeplitz_batch_block(config.batch) if strategy == "toeplitz" else 0
+        return strategy, block
+
     auto = registry.get("hyena-triton")
-    long = core.replace(seqlen=triton_auto.TOEPLITZ_MAX_L + 1)
-    assert auto.verify_config(core).batch == 33 and auto.verify_config(long).batch == 1
+    for dtype in ("fp16", "fp32"):
+        for batch in (1, 8, 64):
+            for seqlen in (256, 512, 1024, 4096):
+                config = core.replace(batch=batch, seqlen=seqlen, dtype=dtype)
+                checked = auto.verify_config(config).batch
+                assert runs(config.replace(batch=checked)) == runs(config), config
+                assert all(
+                    runs(config.replace(batch=b)) != runs(config) for b in range(1, checked)
+                ), config
