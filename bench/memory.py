@@ -1,4 +1,5 @@
-"""Peak memory of one call, above what was allocated before it (inputs and weights).
+"""Peak memory of one call, above what was allocated before it (inputs and weights), and what a
+failed allocation looks like (`is_oom`).
 
 CUDA: torch's caching allocator statistics (reset the peak, read max_memory_allocated).
 CPU, best effort: the process's resident-set high-water mark (VmHWM) above its resident set
@@ -85,6 +86,17 @@ class _Tracker:
             torch.cuda.synchronize(self.device)
             return torch.cuda.max_memory_allocated(self.device)
         return _proc_status()["VmHWM"]
+
+
+def is_oom(exc: BaseException) -> bool:
+    """Is `exc` an allocation that failed (CUDA or CPU)? Such a failure is a result (status oom),
+    not an error."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "DefaultCPUAllocator: can't allocate" in text
+    )
 
 
 def measure_peak(

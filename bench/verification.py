@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from bench.defaults import ROW_TIMEOUT_S
+from bench.memory import is_oom
 from operators.check_cost import CheckCost, reference_cost
 from operators.config import Config
 from operators.registry import OperatorSpec
@@ -149,8 +150,6 @@ class Checker:
 
     def run(self, spec: OperatorSpec, target: Config) -> Check:
         """Build the implementation at `target` and compare with float64 (and the gradients)."""
-        from bench.worker import is_oom  # the worker imports this module
-
         t0 = time.perf_counter()
         case = spec.build(target, self.device)
         try:

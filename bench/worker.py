@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from bench import envinfo, nvml
-from bench.memory import measure_peak
+from bench.memory import is_oom, measure_peak
 from bench.record import Row
 from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
 from bench.verification import DEFAULT_BUDGET_S, Checker
@@ -56,15 +56,6 @@ class MeasureOptions:
     telemetry: bool = False
     stages: bool = False
     verify_budget_s: float = DEFAULT_BUDGET_S  # bench.verification: the check's time budget
-
-
-def is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "DefaultCPUAllocator: can't allocate" in text
-    )
 
 
 def one_line(exc: BaseException) -> str:
