@@ -6,9 +6,11 @@ casts around the FFTs (which stay torch's: inductor has no FFT code generation).
 How it is compiled, and why:
 - `fullgraph=True`: a graph break would run part of the layer eagerly under this name; it raises.
 - `dynamic=False`: one static-shape compile per case, what a user with a fixed length gets.
-- `torch._dynamo.reset()` before each case: a worker builds many cases in one process, and past
-  dynamo's recompile limit (8 graphs per function) dynamo silently runs the eager function; a
-  fresh cache per case keeps every timed call compiled.
+- `torch._dynamo.reset()` before each case: a worker builds many cases in one process, and every
+  new shape compiles one more graph of the same function; at the 9th (dynamo's recompile_limit,
+  8) dynamo gives up: with fullgraph it raises FailOnRecompileLimitHit (seen on this CPU with
+  nine lengths in one process, torch 2.13), without it runs the eager function. A fresh cache
+  per case keeps every case compiled.
 - The compile happens in the first calls, which the timer's warm-up absorbs (bench/timing.py:
   at least WARMUP_CALLS calls before any timed one).
 - Named stages (run --stages) are not marked: inductor fuses across them.
