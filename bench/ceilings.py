@@ -35,11 +35,10 @@ CEILING_TARGET_S = 0.1
 
 @dataclass(frozen=True)
 class Request:
-    """The runner's message to a worker: the ceilings for `dtype` (measure them, or use `known`,
-    those already in env.json when a run resumes or a worker is replaced)."""
+    """The runner's message to a worker: measure the ceilings for `dtype` (once a run: a resumed
+    run or a replaced worker keeps those already in env.json)."""
 
     dtype: str
-    known: dict[str, Any] | None = None
 
 
 def copy_bytes(device: torch.device) -> int:
@@ -73,10 +72,17 @@ def copy_gbps(device: torch.device, opts: TimingOptions) -> tuple:
 
 
 def measure_ceilings(device: torch.device, dtype: str, opts: TimingOptions) -> dict[str, Any]:
-    """The ceilings of `device` for `dtype`, as stored in env.json under `ceilings`."""
+    """The ceilings of `device` for `dtype`, as stored in env.json under `ceilings`; on failure
+    {"dtype", "error"} (the rows then carry no roofline_fraction, the run goes on)."""
     timing = ceiling_timing(opts)
-    tflops, n, timer = matmul_tflops(device, getattr(torch, DTYPES[dtype]), timing)
-    gbps, nbytes, _ = copy_gbps(device, timing)
+    try:
+        tflops, n, timer = matmul_tflops(device, getattr(torch, DTYPES[dtype]), timing)
+        gbps, nbytes, _ = copy_gbps(device, timing)
+    except Exception as exc:  # an OOM or a dtype the device lacks: the rows still run
+        return {"dtype": dtype, "error": f"{exc.__class__.__name__}: {str(exc)[:300]}"}
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()  # the copy's 2 GiB must not stay reserved for the rows
     tf32 = device.type == "cuda" and dtype == "fp32" and torch.backends.cuda.matmul.allow_tf32
     return {
         "dtype": dtype,
@@ -93,3 +99,25 @@ def roofline_ms(flops: float | None, nbytes: float | None, ceilings: dict[str, A
     compute = (flops or 0.0) / (ceilings["matmul_tflops"] * 1e12)
     memory = (nbytes or 0.0) / (ceilings["copy_gbps"] * 1e9)
     return max(compute, memory) * 1e3
+
+
+def usable(ceilings: Any, dtype: str) -> bool:
+    """Ceilings measured in `dtype` (not a failed measurement, not another dtype's)."""
+    return (
+        isinstance(ceilings, dict)
+        and ceilings.get("dtype") == dtype
+        and isinstance(ceilings.get("matmul_tflops"), float)
+        and isinstance(ceilings.get("copy_gbps"), float)
+    )
+
+
+def fraction(row: dict[str, Any], ceilings: Any) -> float | None:
+    """A row's roofline_fraction: roofline_ms over its median; None unless the row is ok, has
+    issued FLOPs and bytes, and the ceilings were measured in its dtype. Analytic FLOPs are not
+    used in place of issued ones: they count another convention's work, not what ran."""
+    median, issued, nbytes = (row.get(k) for k in ("latency_ms_median", "flops_issued", "bytes"))
+    if row.get("status") != "ok" or not usable(ceilings, row.get("dtype", "")):
+        return None
+    if issued is None or nbytes is None or not median or median <= 0:
+        return None
+    return roofline_ms(issued, nbytes, ceilings) / median

@@ -272,6 +272,13 @@ FIELDS: tuple[Field, ...] = (
         minimum=0,
     ),
     Field("tflops_issued", float, "flops_issued / median time", unit="TFLOP/s", minimum=0),
+    Field(
+        "roofline_fraction",
+        float,
+        "least time env.json's ceilings allow for flops_issued and bytes, over the median time "
+        "(1.0: at the roofline; bench/ceilings.py)",
+        minimum=0,
+    ),
     Field("load_1m_start", float, "host 1-minute load average when the row started", minimum=0),
     Field("load_1m_end", float, "host 1-minute load average when the row finished", minimum=0),
     Field(

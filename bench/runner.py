@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from bench import allocator, envinfo, record, store, worker
+from bench import allocator, ceilings, envinfo, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
 from bench.sweep import Sweep
 from operators import registry
@@ -28,6 +28,9 @@ from operators.config import Config
 
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
 WORKER_EXIT_WAIT_S = 10.0  # a worker that announced its exit has only to return; then it is killed
+# The ceilings take about a second on a GPU and a few on a loaded CPU; a worker that does not
+# answer in this time is replaced and the run goes on without them.
+CEILINGS_TIMEOUT_S = 300.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,20 @@ class WorkerProcess:
             return f"worker process died (signal {-code})"
         return f"worker process died (exit code {code})"
 
+    def ceilings(self, dtype: str) -> dict[str, Any]:
+        """The device's ceilings in `dtype` (bench/ceilings.py), or {"dtype", "error"}."""
+        try:
+            self.conn.send(ceilings.Request(dtype))
+            if self.conn.poll(CEILINGS_TIMEOUT_S):
+                return self.conn.recv()
+            self.stop()
+            error = f"no answer within {CEILINGS_TIMEOUT_S:g} s (worker replaced)"
+        except (EOFError, OSError, BrokenPipeError):
+            self.proc.join(5)
+            error = f"{self.death()} while measuring the ceilings; replaced"
+            self.stop()
+        return {"dtype": dtype, "error": error}
+
     def submit(self, task: Task, timeout_s: float) -> dict[str, Any]:
         """The row fields for `task`, or a timeout/error status; restarts the worker as needed."""
         if self.proc is None or not self.proc.is_alive():
@@ -194,6 +211,8 @@ class Runner:
         )
         self.not_run = 0
         self.fatal: str | None = None  # set when a worker cannot start at all
+        self.ceilings: dict[str, Any] | None = None  # env.json's, measured once a run
+        self.ceilings_lock = threading.Lock()  # other devices' rows wait while they are measured
 
     def prepare(self) -> tuple[str, list[Task]]:
         """Create or reopen the run directory; returns the run id and the tasks still to do."""
@@ -209,6 +228,7 @@ class Runner:
             env = envinfo.collect(self._device(), run_id=self._new_run_id(), **self.opts.env_extra)
             done = set()
         store.write_json_atomic(env_path, env)
+        self.ceilings = env.get("ceilings")
         todo = [t for t in self.tasks if record.row_key(self._key_row(t)) not in done]
         return env["run_id"], todo
 
@@ -246,6 +266,19 @@ class Runner:
                 ),
             )
 
+    def _measure_ceilings(self, proc: WorkerProcess, queue: list[Task]) -> None:
+        """Once a run, before its first row: the first worker measures the ceilings in the
+        sweep's dtype, stored in env.json (kept on resume unless they failed)."""
+        with self.ceilings_lock:
+            dtype = queue[0].config.dtype if queue else None
+            if dtype is None or ceilings.usable(self.ceilings, dtype):
+                return
+            self.ceilings = proc.ceilings(dtype)
+            with self.lock:
+                env = store.read_env(self.out)
+                env["ceilings"] = self.ceilings
+                store.write_json_atomic(self.out / store.ENV_FILE, env)
+
     def _next(self, queue: list[Task]) -> Task | None:
         with self.lock:
             if self.deadline is not None and time.monotonic() > self.deadline:
@@ -269,6 +302,7 @@ class Runner:
             with self.lock:
                 self.fatal = str(exc)
             return
+        self._measure_ceilings(proc, queue)
         try:
             while (task := self._next(queue)) is not None:
                 identity = base_row(task, run_id, device)
@@ -280,6 +314,7 @@ class Runner:
                 else:
                     row.update(proc.submit(task, self.opts.timeout_s))
                     row.setdefault("started_at", envinfo.now())
+                row["roofline_fraction"] = ceilings.fraction(row, self.ceilings)
                 row = checked(row, identity)
                 with self.lock:
                     self._note_failure(task, row, max_call_ms)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, nvml
+from bench import ceilings, envinfo, nvml
 from bench.memory import is_oom, measure_peak
 from bench.record import Row
 from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
@@ -236,7 +236,8 @@ class Worker:
 
 
 def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
-    """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
+    """Worker process loop: receive (op, config dict), send back the row fields, or a
+    ceilings.Request, send back the device's ceilings; exit on EOF."""
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
@@ -249,6 +250,9 @@ def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
             return
         if message is None:
             return
+        if isinstance(message, ceilings.Request):
+            conn.send(ceilings.measure_ceilings(dev, message.dtype, opts.timing))
+            continue
         op, config = message
         conn.send(worker.run(op, Config(**config)))
         if worker.exit_after_row:

@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from operators import capabilities, counts, reference
 from operators.case import Case, generator, init_module, randn, stage
 from operators.config import Config
-from operators.hyena import HyenaOperator
-from operators.registry import OperatorSpec, register
+from operators.hyena import HyenaOperator, issued_flops
+from operators.longconv.triton_specs import dispatched_variant, triton_issued
+from operators.registry import OperatorSpec, register, same_variant_batch
 
 MAX_SEQLEN = 128 * 1024  # the Monarch plan's largest FFT (operators/longconv/triton_specs.py)
 INTERPRETER_NOTE = (
@@ -140,5 +141,8 @@ SPEC = register(
         requires=("triton",),
         levels=("layer",),
         limits=limits,
+        # the long convolutions dispatch as hyena-triton's (triton_auto): same count, same check
+        issued_flops=issued_flops(triton_issued(None)),
+        verify_batch=same_variant_batch(dispatched_variant),
     )
 )

@@ -16,15 +16,17 @@ either implementation.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
 
 from reports import selection
-from reports.canvas import Drawn, legend, new_figure, plain_log_y, wrap
+from reports.canvas import Drawn, legend, new_figure, plain_log_y, save, wrap
 from reports.colours import impl_colour
 from reports.load import Group, Run
+from reports.render import Block, Image, TableBlock, Text
 from reports.tables import Table, length_label, number
 
 CEILING_COLOUR = "black"
@@ -155,3 +157,35 @@ def equal_efficiency_table(frame: pd.DataFrame, baseline: selection.Choice) -> T
         "same fraction of what the measured ceilings allow for their work and traffic.",
     )
     return Table("Speedup at equal efficiency (Hyena over attention)", shown, notes)
+
+
+def ceilings_text(ceilings: dict[str, Any]) -> str:
+    return (
+        f"Ceilings measured at the start of the run with the rows' timer: "
+        f"{number(ceilings['matmul_tflops'] * 1e3)} GFLOP/s ({ceilings['matmul']}) and "
+        f"{number(ceilings['copy_gbps'])} GB/s ({ceilings['copy']}). A row's roofline fraction "
+        "is max(issued FLOPs / matmul rate, minimum bytes / copy bandwidth) over its median time."
+    )
+
+
+def blocks(
+    runs: tuple[Run, ...],
+    group: Group,
+    rows: pd.DataFrame,
+    baseline: selection.Choice,
+    plots_dir: Path | None,
+    slug: str,
+) -> list[Block]:
+    """The setting's roofline figure and equal-efficiency table; one line saying why not when
+    its run has no ceilings in its dtype or no row has issued FLOPs."""
+    ceilings = ceilings_for(runs, rows, group.dtype)
+    if ceilings is None:
+        return [Text(f"No roofline: the run has no measured ceilings in {group.dtype}.")]
+    out: list[Block] = [Text(ceilings_text(ceilings))]
+    if plots_dir is not None and (drawn := roofline_figure(group, rows, ceilings)) is not None:
+        out.append(Image(save(drawn, plots_dir, slug)))
+    if baseline.impls and (
+        table := equal_efficiency_table(equal_efficiency(rows, baseline), baseline)
+    ):
+        out.append(TableBlock(table))
+    return out

@@ -59,6 +59,15 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
         assert r["minor_faults_per_call"] >= 0
         assert r["load_1m_start"] >= 0 and r["load_1m_end"] >= 0
     assert env["load"]["start"]["1m"] >= 0 and env["load"]["end"]["1m"] >= 0
+    ceilings = env["ceilings"]  # measured by the worker before the first row
+    assert ceilings["dtype"] == "fp32" and ceilings["matmul_tflops"] > 0
+    assert ceilings["copy_gbps"] > 0
+    for r in ok:  # the least time the ceilings allow, over the measured time
+        least_s = max(
+            r["flops_issued"] / (ceilings["matmul_tflops"] * 1e12),
+            r["bytes"] / (ceilings["copy_gbps"] * 1e9),
+        )
+        assert r["roofline_fraction"] == pytest.approx(least_s * 1e3 / r["latency_ms_median"])
     assert env["cpu"]["threads"] >= 1
     assert env["cpu"]["allocator"]["setting"] == "retain"
     for r in rows:
