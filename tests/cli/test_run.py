@@ -249,12 +249,14 @@ def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
     proc.wait()
     done_before = len(rows_of(out))
     assert 4 <= done_before < 15, "killed mid-sweep"
+    ceilings = json.loads((out / "env.json").read_text())["ceilings"]
     run_cli(*args, "--resume", check=True, timeout=300)
     rows = rows_of(out)
     keys = [record.row_key(r) for r in rows]
     assert len(rows) == 15 and len(set(keys)) == 15
     env = json.loads((out / "env.json").read_text())
     assert len(env["resumes"]) == 1
+    assert env["ceilings"] == ceilings, "measured once a run: the resumed rows use the same"
 
 
 def test_shards_merge_by_concatenation(tmp_path):
