@@ -1,4 +1,4 @@
-"""The `hyena-bench` command: list, env, run, report, compare, profile.
+"""The `hyena-bench` command: list, env, run, merge, report, compare, profile.
 
 Subcommands live in their own modules, each exposing `add_commands(subparsers)` that registers
 parsers with `set_defaults(func=...)`; `func(args)` returns the exit status. Modules of later
@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bench.commands",
     "bench.checks",
     "bench.compare",
+    "bench.merge",
     "bench.profile",
     "reports.cli",
 )
@@ -34,6 +35,7 @@ COMMAND_OWNER = {
     "run": "bench.commands",
     "verify": "bench.checks",
     "compare": "bench.compare",
+    "merge": "bench.merge",
     "profile": "bench.profile",
     "report": "reports.cli",
 }
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser(argv).parse_args(argv)
+        args.argv = list(argv)  # what env.json records: the command as given to main
         return int(args.func(args) or 0)
     except UsageError as exc:
         print(f"{exc.prog}: error: {exc}", file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import defaults, store
 from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
+from bench.executor import add_executor_arguments, executor_kind
 from bench.flags import add_config_flags, config_changes
 from bench.sweep import (
     DEFAULT_LENGTHS,
@@ -155,7 +156,9 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", help="auto (CUDA if present), cpu or cuda (default: auto)"
     )
     p.add_argument(
-        "--devices", help="comma-separated GPU indices: one worker per GPU (default: one device)"
+        "--devices",
+        help="comma-separated GPU indices: one worker per GPU, each taking whole implementation "
+        "groups (cpu,cpu: two CPU workers, to test this path; default: one device)",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
     p.add_argument(
@@ -227,6 +230,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress bar or per-row lines, only the header and the summary (default: off)",
     )
+    add_executor_arguments(p)
 
 
 def list_presets(device: torch.device) -> int:
@@ -273,6 +277,10 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, ...]:
     import torch
 
+    if args.devices and {d.strip() for d in args.devices.split(",")} == {"cpu"}:
+        if device.type != "cpu":
+            raise UsageError(f"--devices {args.devices}: CPU workers need --device cpu")
+        return tuple(d.strip() for d in args.devices.split(","))
     if not args.devices:
         if device.type == "cuda" and device.index is None:
             return (f"cuda:{torch.cuda.current_device()}",)
@@ -289,6 +297,18 @@ def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, 
             f"--devices: no GPU {bad[0]} (this machine has {torch.cuda.device_count()})"
         )
     return tuple(f"cuda:{i}" for i in indices)
+
+
+def slurm_device(args: argparse.Namespace) -> torch.device:
+    """The device type Slurm jobs run on: --device cuda or cpu; auto: cuda unless
+    --gpus-per-task 0."""
+    import torch
+
+    if args.device == "auto":
+        return torch.device("cpu" if args.gpus_per_task == 0 else "cuda")
+    if args.device not in ("cpu", "cuda"):
+        raise UsageError(f"--device {args.device}: with --executor slurm, cpu or cuda")
+    return torch.device(args.device)
 
 
 def check_out(out: Path, resume: bool) -> None:
@@ -310,19 +330,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.worker import MeasureOptions
     from operators import capabilities
 
-    device = resolve_device(args.device)
+    executor = executor_kind(args)
+    # A Slurm job runs on another node: its device is named, not looked for here.
+    device = resolve_device(args.device) if executor != "slurm" else slurm_device(args)
     if args.list_presets:
         return list_presets(device)
     try:
         sweep = sweep_from_args(args, device)
-        tasks = plan(sweep, parse_shard(args.shard))
+        tasks = plan(sweep, parse_shard(args.shard), device.type)
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     if sweep.base.dtype == "bf16" and not capabilities.dtype_runs("bf16", device):
         raise UsageError(f"--dtype bf16 does not run on {device} (needs compute capability 8.0)")
     if args.cuda_graph and device.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device")
-    devices = parse_devices(args, device)
+    if executor != "none" and (args.shard or args.devices):
+        raise UsageError(f"--executor {executor} makes its own shards; drop --shard and --devices")
+    devices = parse_devices(args, device) if executor != "slurm" else (device.type,)
     if args.telemetry:
         from bench.telemetry import unavailable_message
 
@@ -346,8 +370,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         measure=MeasureOptions(
             timing=timing, verify=not args.no_verify, telemetry=args.telemetry, stages=args.stages
         ),
-        env_extra={"preset": args.preset, "sweep": sweep.as_dict(), "shard": args.shard},
+        env_extra={
+            "preset": args.preset,
+            "sweep": sweep.as_dict(),
+            "shard": args.shard,
+            "command": envinfo.command_text(getattr(args, "argv", None)),
+            "argv": getattr(args, "argv", None),
+        },
     )
+    if executor != "none":
+        from bench.executor import run_sharded
+
+        return run_sharded(args, executor, sweep, device.type, opts)
     print(run_header(args.preset, sweep, devices, tasks, out), file=sys.stderr)
     try:
         with Progress(quiet=args.quiet) as progress:

@@ -248,6 +248,11 @@ FIELDS: tuple[Field, ...] = (
     Field("throttled", bool, "the GPU throttled during the row (NVML; null: unknown)"),
     Field("stage_ms", dict, "time per named stage (run --stages)", unit="ms", items=float),
     Field("stage_error", str, "why the stage times are missing"),
+    # --- where it ran (sharded runs, several devices) ------------------------------------------
+    Field("shard", str, "the shard k/n that measured it (run --shard, --executor); null: all"),
+    Field("job_id", str, "the scheduler job that measured it (Slurm, submitit's local executor)"),
+    Field("worker_device", str, "the device its worker was bound to (cuda:1; run --devices)"),
+    Field("worker_pid", int, "process id of the worker that measured it", minimum=1),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

@@ -22,21 +22,11 @@ import torch
 
 from bench import envinfo, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
-from bench.sweep import Sweep
+from bench.shards import Task, plan  # noqa: F401 - plan: where callers have found it
 from operators import registry
-from operators.config import Config
+from operators.config import CONFIG_NAMES, Config
 
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
-
-
-@dataclass(frozen=True)
-class Task:
-    op: str
-    config: Config
-
-    def group(self) -> tuple[Any, ...]:
-        """Same implementation and shape except the length: OOM at one L skips longer L."""
-        return (self.op, self.config.replace(seqlen=0))
 
 
 @dataclass
@@ -52,19 +42,9 @@ class RunOptions:
     env_extra: dict[str, Any] = field(default_factory=dict)
 
 
-def plan(sweep: Sweep, shard: tuple[int, int] | None = None) -> list[Task]:
-    """Tasks in order: lengths ascending, implementations in table order within a length, so a
-    cut-off run leaves whole length columns. A shard k/n takes every n-th task from the k-th."""
-    specs = registry.select(sweep.ops, sweep.families)
-    tasks = [Task(s.name, c) for c in sweep.configs() for s in specs]
-    if shard is not None:
-        k, n = shard
-        tasks = [t for i, t in enumerate(tasks) if i % n == k - 1]
-    return tasks
-
-
-def base_row(task: Task, run_id: str, device: str) -> record.Row:
-    """What the runner knows of a row before it is measured: its identity and configuration."""
+def base_row(task: Task, run_id: str, device: str, **more: Any) -> record.Row:
+    """What the runner knows of a row before it is measured: its identity and configuration
+    (and `more`: its shard, job and worker)."""
     spec = registry.get(task.op)
     return record.new_row(
         run_id=run_id,
@@ -73,6 +53,7 @@ def base_row(task: Task, run_id: str, device: str) -> record.Row:
         impl_detail=spec.detail,
         device=torch.device(device).type,
         **task.config.as_dict(),
+        **more,
     )
 
 
@@ -147,20 +128,22 @@ class WorkerProcess:
                 self.start()
             except WorkerStartError as exc:
                 return {"status": "error", "reason": str(exc)}
+        pid = {"worker_pid": self.proc.pid}
         try:
             self.conn.send((task.op, task.config.as_dict()))
             if self.conn.poll(timeout_s):
-                return self.conn.recv()
+                return {**self.conn.recv(), **pid}
             self.stop()
             return {
                 "status": "timeout",
                 "reason": f"no result within {timeout_s:g} s (worker killed and replaced)",
+                **pid,
             }
         except (EOFError, OSError, BrokenPipeError):
             self.proc.join(5)
             reason = self.death()
             self.stop()
-            return {"status": "error", "reason": f"{reason} while measuring; replaced"}
+            return {"status": "error", "reason": f"{reason} while measuring; replaced", **pid}
 
 
 class Runner:
@@ -182,7 +165,12 @@ class Runner:
             time.monotonic() + opts.time_budget_s if opts.time_budget_s is not None else None
         )
         self.not_run = 0
+        self.max_call_ms: float | None = None
         self.fatal: str | None = None  # set when a worker cannot start at all
+        self.probed: set[tuple[Any, ...]] = set()  # groups whose probe length was measured
+        self.held: dict[int, tuple[Any, ...]] = {}  # several devices: the group each runs
+        self.job = envinfo.scheduler_job()
+        self.shard = f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None
 
     def prepare(self) -> tuple[str, list[Task]]:
         """Create or reopen the run directory; returns the run id and the tasks still to do."""
@@ -190,16 +178,29 @@ class Runner:
         env_path = self.out / store.ENV_FILE
         if self.opts.resume and env_path.exists():
             env = store.read_env(self.out)
-            done = store.finished_keys(store.read_rows(self.out))
+            rows = store.read_rows(self.out)
+            done = store.finished_keys(rows)
+            self.failures_of(rows)
             env.setdefault("resumes", []).append(
-                {"at": envinfo.now(), "command": envinfo.collect(self._device())["command"]}
+                {
+                    "at": envinfo.now(),
+                    "command": self.opts.env_extra.get("command") or envinfo.command_text(None),
+                    "job": self.job or None,
+                }
             )
         else:
             env = envinfo.collect(self._device(), run_id=self._new_run_id(), **self.opts.env_extra)
             done = set()
         store.write_json_atomic(env_path, env)
-        todo = [t for t in self.tasks if record.row_key(self._key_row(t)) not in done]
+        todo = [t for t in self.tasks if record.row_key(t.key_row()) not in done]
         return env["run_id"], todo
+
+    def failures_of(self, rows: list[record.Row]) -> None:
+        """Resuming: the OOM, timeout and slow-call skips of the rows already measured, so the
+        remaining lengths of those groups are skipped as they would have been."""
+        for row in sorted(rows, key=lambda r: r["seqlen"]):
+            config = Config(**{name: row[name] for name in CONFIG_NAMES})
+            self._note_failure(Task(row["op"], config), row, self.max_call_ms)
 
     def _device(self) -> torch.device:
         return torch.device(self.opts.devices[0])
@@ -207,10 +208,6 @@ class Runner:
     @staticmethod
     def _new_run_id() -> str:
         return f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-
-    @staticmethod
-    def _key_row(task: Task) -> dict[str, Any]:
-        return {"op": task.op, **task.config.as_dict()}
 
     def _skip_reason(self, task: Task) -> str | None:
         failed = self.failed_at.get(task.group())
@@ -235,22 +232,47 @@ class Runner:
                 ),
             )
 
-    def _next(self, queue: list[Task]) -> Task | None:
+    def _next(self, queue: list[Task], slot: int) -> Task | None:
+        """The next task for the worker in `slot`. With several devices, a worker keeps to one
+        group until its lengths are done and takes no group another worker holds, so a group's
+        lengths run in order on one worker and its skips see every shorter length. A worker
+        that finds only groups held by others is done: those workers finish them."""
         with self.lock:
             if self.deadline is not None and time.monotonic() > self.deadline:
                 self.not_run += len(queue)
                 queue.clear()
-            return queue.pop(0) if queue else None
+            if len(self.opts.devices) == 1:
+                return queue.pop(0) if queue else None
+            mine = self.held.get(slot)
+            others = {g for s, g in self.held.items() if s != slot}
+            pick = next((t for t in queue if t.group() == mine), None) or next(
+                (t for t in queue if t.group() not in others), None
+            )
+            if pick is None:
+                self.held.pop(slot, None)
+                return None
+            self.held[slot] = pick.group()
+            queue.remove(pick)
+            return pick
+
+    def _probe(self, task: Task, proc: WorkerProcess) -> None:
+        """A group whose shorter lengths run in another shard: measure the length before this
+        piece (not recorded), so its OOM, timeout or slow call skips this piece as it would
+        have in one run."""
+        group = task.group()
+        with self.lock:
+            if task.probe_seqlen is None or group in self.probed or group in self.failed_at:
+                return
+            self.probed.add(group)
+        before = Task(task.op, task.config.replace(seqlen=task.probe_seqlen))
+        fields = proc.submit(before, self.opts.timeout_s)
+        with self.lock:
+            self._note_failure(before, fields, self.max_call_ms)
 
     def _serve(
-        self,
-        device: str,
-        queue: list[Task],
-        run_id: str,
-        writer: store.ResultsWriter,
-        total: int,
-        max_call_ms: float | None,
+        self, slot: int, queue: list[Task], run_id: str, writer: store.ResultsWriter, total: int
     ) -> None:
+        device = self.opts.devices[slot]
         proc = WorkerProcess(device, self.opts.measure)
         try:
             proc.start()
@@ -258,10 +280,12 @@ class Runner:
             with self.lock:
                 self.fatal = str(exc)
             return
+        where = {"shard": self.shard, "job_id": self.job.get("job_id"), "worker_device": device}
         try:
-            while (task := self._next(queue)) is not None:
-                identity = base_row(task, run_id, device)
+            while (task := self._next(queue, slot)) is not None:
+                identity = base_row(task, run_id, device, **where)
                 row = dict(identity)
+                self._probe(task, proc)
                 with self.lock:
                     reason = self._skip_reason(task)
                 if reason:
@@ -271,7 +295,7 @@ class Runner:
                     row.setdefault("started_at", envinfo.now())
                 row = checked(row, identity)
                 with self.lock:
-                    self._note_failure(task, row, max_call_ms)
+                    self._note_failure(task, row, self.max_call_ms)
                     writer.append(row)
                     self.counts[row["status"]] += 1
                     self.on_row(row, sum(self.counts.values()), total)
@@ -279,6 +303,7 @@ class Runner:
             proc.stop()
 
     def run(self, max_call_ms: float | None = None) -> dict[str, Any]:
+        self.max_call_ms = max_call_ms
         run_id, todo = self.prepare()
         queue = list(todo)
         started = time.monotonic()
@@ -287,9 +312,9 @@ class Runner:
                 threading.Thread(
                     target=self._serve,
                     daemon=True,
-                    args=(d, queue, run_id, writer, len(todo), max_call_ms),
+                    args=(slot, queue, run_id, writer, len(todo)),
                 )
-                for d in self.opts.devices
+                for slot in range(len(self.opts.devices))
             ]
             for t in threads:
                 t.start()

@@ -1,7 +1,8 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and
+(an injected OOM, a hard crash of the worker, a hang past the timeout, the death of the whole
+run), a wrong one, and
 `test-planted-*`: real implementations made slower on request, for the speed gate's tests.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import signal
 import time
 
 import torch
@@ -60,6 +62,13 @@ def _segfault() -> None:
 
 def _hang() -> None:
     time.sleep(SLEEP_S)
+
+
+def _kill_runner() -> None:
+    """The whole job dies, as under a pre-emption or the host's OOM killer: the worker kills
+    the runner process that spawned it, then ends itself."""
+    os.kill(os.getppid(), signal.SIGKILL)
+    os._exit(9)
 
 
 def _wrong_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -128,5 +137,6 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+        _spec("test-kill-runner", _kill_runner, "test only: kills the runner at L >= 512"),
         _wrong_spec(),
     ]
