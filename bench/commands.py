@@ -44,8 +44,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="measure implementations over sequence length",
         description="Measure implementations over sequence length; each row is written as it "
         "finishes. Exit 0 when the sweep is done (rows that failed are recorded as oom, error "
-        "or timeout), 1 when no worker could start, 2 on bad arguments, 3 when every row was "
-        "skipped (nothing selected runs here).",
+        "or timeout), 1 when no worker could start or (--executor) a job failed twice, 2 on "
+        "bad arguments, 3 when every row was skipped (nothing selected runs here).",
     )
     add_run_arguments(p)
     p.set_defaults(func=cmd_run)

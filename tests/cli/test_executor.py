@@ -23,6 +23,7 @@ from tests.conftest import REPO, cli_env, run_cli
 SHAPE = ("--d-model", "32", "--heads", "2")
 TINY = (*SHAPE, "--target-time", "0.05", "--min-reps", "3")
 SMOKE_LENGTHS = (256, 512)
+TWO_LOCAL_JOBS = ("--executor", "local", "--jobs", "2")
 
 
 def keys(rows: list[dict]) -> list[tuple]:
@@ -44,10 +45,7 @@ def sharded_smoke(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "--seqlens",
         ",".join(map(str, SMOKE_LENGTHS)),
         *TINY,
-        "--executor",
-        "local",
-        "--jobs",
-        "2",
+        *TWO_LOCAL_JOBS,
         "--out",
         str(out),
         timeout=600,
@@ -137,7 +135,7 @@ def test_a_killed_job_is_resubmitted_and_the_merged_run_is_complete(tmp_path):
     slower = [*SHAPE, "--target-time", "0.3", "--min-reps", "3"]
     args = ["run", "--ops", ops, "--seqlens", "256..1k", *slower, "--quiet", "--out", str(out)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", *args, "--executor", "local", "--jobs", "2"],
+        [sys.executable, "-m", "bench", *args, *TWO_LOCAL_JOBS],
         cwd=REPO,
         env=cli_env(),
         stdout=subprocess.PIPE,
@@ -177,10 +175,7 @@ def test_a_job_that_fails_twice_is_reported_with_its_log(tmp_path, plugin_env):
         "--level",
         "core",
         *TINY,
-        "--executor",
-        "local",
-        "--jobs",
-        "2",
+        *TWO_LOCAL_JOBS,
         "--out",
         str(out),
         env=plugin_env,
