@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench import defaults, store
 from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
-from bench.executor import add_executor_arguments, executor_kind
+from bench.executor_options import add_executor_arguments, executor_kind
 from bench.flags import add_config_flags, config_changes
 from bench.sweep import (
     DEFAULT_LENGTHS,

@@ -261,7 +261,8 @@ class Runner:
         have in one run."""
         group = task.group()
         with self.lock:
-            if task.probe_seqlen is None or group in self.probed or group in self.failed_at:
+            done = group in self.probed or group in self.failed_at
+            if task.probe_seqlen is None or done or not self.opts.oom_skip:
                 return
             self.probed.add(group)
         before = Task(task.op, task.config.replace(seqlen=task.probe_seqlen))

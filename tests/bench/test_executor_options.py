@@ -10,7 +10,7 @@ import pytest
 
 from bench.commands import add_run_arguments
 from bench.errors import UsageError
-from bench.executor import make_executor, slurm_settings, without_executor_options
+from bench.executor_options import make_executor, slurm_settings, without_executor_options
 
 
 def parse(*argv: str) -> argparse.Namespace:
