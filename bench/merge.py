@@ -68,12 +68,17 @@ def identity_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def read_runs(
-    directories: Sequence[Path | str], allow_mixed_env: bool = False, side: str = ""
+    directories: Sequence[Path | str],
+    allow_mixed_env: bool = False,
+    side: str = "",
+    hint: str = "; pass --allow-mixed-env to merge them anyway",
 ) -> Merged:
     """Rows and environments of `directories`, checked to be one environment with no
     configuration twice; a problem is a one-line UsageError (prefixed with `side`)."""
     prefix = f"{side}: " if side else ""
     dirs = tuple(Path(d) for d in directories)
+    if not dirs:
+        raise UsageError(f"{prefix}no run directory given")
     rows: list[Row] = []
     envs: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -90,7 +95,7 @@ def read_runs(
         if differences and not allow_mixed_env:
             raise UsageError(
                 f"{prefix}{dirs[0]} and {directory} come from different environments "
-                f"({'; '.join(differences)}); pass --allow-mixed-env to merge them anyway"
+                f"({'; '.join(differences)}){hint}"
             )
         if differences:
             notes.append(f"{prefix}{directory}: another environment ({'; '.join(differences)})")
@@ -108,7 +113,8 @@ def read_runs(
 
 def read_side(text: str, side: str) -> Merged:
     """One side of compare: a run directory, or several joined by commas (shards of a sweep)."""
-    return read_runs([part for part in text.split(",") if part], side=side)
+    parts = [part for part in text.split(",") if part]
+    return read_runs(parts, side=side, hint="; one side's runs must come from one environment")
 
 
 def merged_env(

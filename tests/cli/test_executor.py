@@ -111,6 +111,9 @@ def test_merge_refuses_mixed_environments_and_a_row_twice(sharded_smoke, tmp_pat
     assert proc.returncode == 2 and "two rows for" in proc.stderr
     proc = run_cli("compare", f"{one},{alien}", str(sharded_smoke))
     assert proc.returncode == 2 and "different environments" in proc.stderr
+    assert "--allow-mixed-env" not in proc.stderr, "compare has no such flag to suggest"
+    proc = run_cli("compare", ",", str(sharded_smoke))
+    assert proc.returncode == 2 and "BASE: no run directory given" in proc.stderr
 
 
 def test_merge_names_the_rows_of_a_shard_it_was_not_given(sharded_smoke, tmp_path):
