@@ -168,6 +168,8 @@ def test_a_killed_job_is_resubmitted_and_the_merged_run_is_complete(tmp_path):
 
 
 def test_a_job_that_fails_twice_is_reported_with_its_log(tmp_path, plugin_env):
+    """One job (each job costs a process that imports torch, and its worker): test-kill-runner
+    kills it at L=512, again after the resubmission; the rows it measured are merged."""
     out = tmp_path / "run"
     proc = run_cli(
         "run",
@@ -178,7 +180,10 @@ def test_a_job_that_fails_twice_is_reported_with_its_log(tmp_path, plugin_env):
         "--level",
         "core",
         *TINY,
-        *TWO_LOCAL_JOBS,
+        "--executor",
+        "local",
+        "--jobs",
+        "1",
         "--out",
         str(out),
         env=plugin_env,
@@ -186,8 +191,8 @@ def test_a_job_that_fails_twice_is_reported_with_its_log(tmp_path, plugin_env):
     )
     assert proc.returncode == 1, proc.stderr
     env = json.loads((out / store.ENV_FILE).read_text())
-    failed = [s for s in env["shards"] if s["state"] == "failed"]
-    assert len(failed) == 1 and len(failed[0]["job_ids"]) == 2
+    failed = env["shards"]
+    assert len(failed) == 1 and failed[0]["state"] == "failed" and len(failed[0]["job_ids"]) == 2
     assert Path(failed[0]["log"]).is_file()
     assert [(m["op"], m["seqlen"]) for m in env["missing_rows"]] == [("test-kill-runner", 512)]
     reason = env["missing_rows"][0]["reason"]

@@ -237,10 +237,20 @@ def test_a_command_loads_only_the_module_that_owns_it():
 
 
 def test_two_cpu_devices_give_one_worker_each_taking_whole_groups(tmp_path):
+    """Run the way a job launcher does, calling bench.cli.main(argv) from its own program:
+    env.json holds that argv, not the program's sys.argv."""
     out = tmp_path / "run"
     ops = ("hyena-fft", "hyena-naive", "attention-sdpa-math")
-    args = ["--ops", ",".join(ops), "--seqlens", "256,512", "--level", "core"]
-    run_cli("run", *args, "--devices", "cpu,cpu", "--out", str(out), *SMALL, check=True)
+    argv = ["run", "--ops", ",".join(ops), "--seqlens", "256,512", "--level", "core"]
+    argv += ["--devices", "cpu,cpu", *SMALL, "--out", str(out)]
+    program = f"import sys; from bench.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO, env=cli_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads((out / "env.json").read_text())
+    assert env["argv"] == argv
+    assert env["command"] == "hyena-bench " + " ".join(argv)
     rows = rows_of(out)
     assert sorted((r["op"], r["seqlen"]) for r in rows) == sorted(
         (op, n) for op in ops for n in (256, 512)
@@ -264,17 +274,3 @@ def test_a_shard_holding_the_end_of_a_group_probes_the_length_before_it(tmp_path
     for row in second:
         assert row["status"] == "skipped" and row["shard"] == "2/2"
         assert row["reason"].startswith("test-oom ran out of memory at L="), row["reason"]
-
-
-def test_env_json_records_the_argv_given_to_main_not_the_launchers(tmp_path):
-    """A job launcher calls bench.cli.main(argv) from its own program: env.json holds argv."""
-    out = tmp_path / "run"
-    argv = ["run", "--ops", "hyena-fft", "--seqlens", "256", *SMALL, "--out", str(out)]
-    program = f"import sys; from bench.cli import main; sys.exit(main({argv!r}))"
-    proc = subprocess.run(
-        [sys.executable, "-c", program], cwd=REPO, env=cli_env(), capture_output=True, text=True
-    )
-    assert proc.returncode == 0, proc.stderr
-    env = json.loads((out / "env.json").read_text())
-    assert env["argv"] == argv
-    assert env["command"] == "hyena-bench " + " ".join(argv)
