@@ -43,9 +43,12 @@ def test_record_has_every_field_and_is_json(monkeypatch):
     assert record["argv"] == ["run", "--preset", "smoke"] and record["job"] is None
     assert record["cpu"]["threads"] >= 1 and record["device"]["type"] == "cpu"
     assert len(record["git_commit"] or "") in (0, 40)
+    assert record["load"]["start"]["1m"] >= 0 and record["load"]["end"] is None
+    assert record["cpu"]["allocator"]["setting"] in ("glibc", "retain")
     json.dumps(record)
     done = envinfo.finish(record, torch.device("cpu"))
     assert done["finished_at"] and done["nvml"]["end"]
+    assert done["load"]["start"] == record["load"]["start"] and done["load"]["end"]["1m"] >= 0
 
 
 def test_scheduler_job_names_the_executor_and_the_job(monkeypatch):
