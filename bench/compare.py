@@ -28,6 +28,8 @@ MAX_THRESHOLD = 10.0  # 1000%: beyond that a "threshold" is a typo
 
 def load_run(directory: str, side: str) -> tuple[Run, list[str]]:
     """Rows keyed by configuration, and the warnings (torn lines) met while reading."""
+    if not directory.strip():
+        raise UsageError(f"{side} {directory!r}: an empty path")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -44,6 +44,8 @@ from reports.tables import (
 
 TITLE = "hyena-bench report"
 PLOTS_DIR = "plots"
+# The tidy tables written as CSV (`build`'s `csv`), one file each.
+CSV_TABLES = ("summary", "crossover", "scaling", "claims")
 ENV_FIELDS = (  # (label, dotted key in env.json)
     ("run id", "run_id"),
     ("device", "device.name"),
@@ -311,4 +313,6 @@ def build(
         for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
             csv[name].append(with_group(part, group))
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
-    return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)}, notes)
+    tables = {**tidy, "claims": verdict_frame(verdicts)}
+    assert set(tables) <= set(CSV_TABLES), "name a new table in CSV_TABLES"
+    return Report(blocks, tables, notes)
