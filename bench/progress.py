@@ -75,7 +75,7 @@ class Progress:
             return
         style = STATUS_STYLE.get(row["status"], "")
         # A plain Text, never markup: a reason may hold [brackets] or escape codes.
-        self.bar.console.print(Text(printable(line), style=style), markup=False, emoji=False)
+        self.bar.console.print(Text(printable(line), style=style), soft_wrap=True)
 
     def line(self, row: dict[str, Any]) -> str | None:
         """The row's console line; None for a skip already said for this implementation."""
