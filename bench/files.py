@@ -226,9 +226,9 @@ def name_problem(path: Path) -> str | None:
     text = os.fsencode(os.path.abspath(path))
     if len(text) >= os.pathconf("/", "PC_PATH_MAX"):
         return f"path is {len(text)} bytes, over the system's limit"
-    probe = Path(os.path.abspath(path))
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    probe = os.path.abspath(path)
+    while not os.path.isdir(probe) and probe != os.path.dirname(probe):
+        probe = os.path.dirname(probe)  # the nearest existing directory: its file system's limit
     limit = os.pathconf(probe, "PC_NAME_MAX")
     for part in Path(path).parts:
         if len(os.fsencode(part)) > limit:
