@@ -161,6 +161,7 @@ def replacing(path: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
+        os.chmod(tmp, 0o666 & ~umask())  # mkstemp makes it private; the file it replaces was not
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
@@ -196,11 +197,27 @@ def exchange(a: Path, b: Path) -> bool:
 
 
 def staging_dir(target: Path) -> Path:
-    """A new empty directory beside `target`, to build its next content in."""
+    """A new empty directory beside `target`, to build its next content in (with the
+    permissions a directory made by mkdir would have: mkdtemp makes it private)."""
     try:
-        return Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+        staged = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.chmod(staged, 0o777 & ~umask())
     except OSError as exc:
         raise output_error(exc, target) from None
+    return Path(staged)
+
+
+def umask() -> int:
+    """The process's umask, read without changing it (Linux); else set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def swap_in(staged: Path, target: Path) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
+import shutil
 import statistics
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,23 +155,34 @@ def run_nvtx_only(spec: OperatorSpec, config: Config, device: torch.device, reps
 
 
 def write_outputs(out: Path, created: bool, prof: Any, kernels: Any, stages: Any) -> None:
-    """The trace and the two tables, each whole or not at all: a full disk leaves neither a
-    0-byte CSV nor a temporary file, and a directory this command created and could not fill
-    is removed."""
+    """The trace and the two tables, each whole or not at all: written into a directory inside
+    --out, then each renamed into place. A full disk leaves neither a 0-byte CSV nor a
+    temporary file, and a directory this command created and could not fill is removed.
+    torch's trace export reports a failed write only in its log (it leaves `<file>.tmp`), so
+    that is checked for."""
+    staged = files.staging_dir(out / TRACE_FILE)
+    failed = True
     try:
-        with files.replacing(out / TRACE_FILE) as tmp:
-            prof.export_chrome_trace(str(tmp))
-        with files.replacing(out / KERNELS_FILE) as tmp:
-            kernels.to_csv(tmp, index=False)
-        with files.replacing(out / STAGES_FILE) as tmp:
-            stages.to_csv(tmp, index=False)
-    except files.OutputError:
-        if created:
+        trace = staged / TRACE_FILE
+        prof.export_chrome_trace(str(trace))
+        if not trace.is_file() or Path(f"{trace}.tmp").exists():
+            raise files.OutputError(
+                f"disk full: {out / TRACE_FILE}: the profiler could not write its trace"
+            )
+        kernels.to_csv(staged / KERNELS_FILE, index=False)
+        stages.to_csv(staged / STAGES_FILE, index=False)
+        for name in (TRACE_FILE, KERNELS_FILE, STAGES_FILE):
+            os.replace(staged / name, out / name)
+        failed = False
+    except OSError as exc:
+        raise files.output_error(exc, exc.filename or out) from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        if failed and created:
             for name in (TRACE_FILE, KERNELS_FILE, STAGES_FILE):
                 (out / name).unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 out.rmdir()
-        raise
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
