@@ -15,6 +15,7 @@ from bench import defaults, store
 from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
 from bench.flags import add_config_flags, config_changes, listed, number, out_path
 from bench.record import MAX_SAMPLES
+from bench.safetext import printable
 from bench.sweep import (
     DEFAULT_LENGTHS,
     DEFAULT_SWEEP,
@@ -106,11 +107,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     table = [
         [
-            r["name"],
-            r["family"],
-            ",".join(r["levels"]),
-            ",".join(r["requires"]) or "-",
-            "yes" if r["available"] else f"no: {r['reason']}",
+            printable(cell)  # a plugin's names and reasons are printed, never interpreted
+            for cell in (
+                r["name"],
+                r["family"],
+                ",".join(r["levels"]),
+                ",".join(r["requires"]) or "-",
+                "yes" if r["available"] else f"no: {r['reason']}",
+            )
         ]
         for r in rows
     ]

@@ -109,15 +109,6 @@ def kind(mode: int) -> str:
     return "a special file"
 
 
-def read_bounded(path: Path, root: Path, max_bytes: int) -> bytes:
-    """The whole content of a small file, with open_regular's checks."""
-    with open_regular(path, root, max_bytes) as f:
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:  # it grew after the size check
-        raise FileRefused(f"{path}: over the {max_bytes:,}-byte limit; refused")
-    return data
-
-
 def bounded_lines(
     f: BinaryIO, path: Path, max_line: int = MAX_LINE_BYTES, max_total: int = MAX_RESULTS_BYTES
 ) -> Iterator[tuple[int, bytes, bool]]:

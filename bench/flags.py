@@ -47,10 +47,6 @@ def describe(kind: type) -> str:
     return "an integer" if kind is int else "a number"
 
 
-def positive_seconds(text: str) -> float:
-    return number(float, 0, above=True)(text)
-
-
 def listed(text: str, flag: str) -> tuple[str, ...]:
     """The items of a comma-separated flag; an empty list ('' or ',') is a usage error."""
     items = tuple(item.strip() for item in text.split(","))

@@ -13,7 +13,7 @@ import os
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bench import files
 from bench.record import Row, RowError, row_key, to_json, validate
@@ -126,13 +126,7 @@ def iter_rows(directory: Path | str) -> Iterator[Row]:
     not JSON: the run was killed while writing it) is ignored with a warning; a last line that
     parses is a row. Any other bad line raises ResultsError naming file, line and field."""
     path = results_path(directory)
-    try:
-        f = files.open_regular(path, Path(directory), files.MAX_RESULTS_BYTES)
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing (not a hyena-bench run directory?)") from None
-    except files.FileRefused as exc:
-        raise ResultsError(str(exc)) from None
-    with f:
+    with opened(path, directory, files.MAX_RESULTS_BYTES) as f:
         try:
             for number, line, ended in files.bounded_lines(f, path):
                 if not line.strip():
@@ -154,6 +148,16 @@ def iter_rows(directory: Path | str) -> Iterator[Row]:
             raise ResultsError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def opened(path: Path, directory: Path | str, limit: int) -> BinaryIO:
+    """`path` open for reading if bench.files accepts it; ResultsError saying why not."""
+    try:
+        return files.open_regular(path, Path(directory), limit)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing (not a hyena-bench run directory?)") from None
+    except files.FileRefused as exc:
+        raise ResultsError(str(exc)) from None
+
+
 def why(exc: Exception) -> str:
     if isinstance(exc, json.JSONDecodeError):
         return exc.msg
@@ -173,12 +177,10 @@ def read_env(directory: Path | str) -> dict[str, Any]:
     """env.json: a JSON object whose identity fields (ENV_IDENTITY) are text or null, read with
     the same care as the rows (a regular file inside the directory, at most MAX_ENV_BYTES)."""
     path = Path(directory) / ENV_FILE
-    try:
-        data = files.read_bounded(path, Path(directory), files.MAX_ENV_BYTES)
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing (not a hyena-bench run directory?)") from None
-    except files.FileRefused as exc:
-        raise ResultsError(str(exc)) from None
+    with opened(path, directory, files.MAX_ENV_BYTES) as f:
+        data = f.read(files.MAX_ENV_BYTES + 1)
+    if len(data) > files.MAX_ENV_BYTES:  # it grew after the size check
+        raise ResultsError(f"{path}: over the {files.MAX_ENV_BYTES:,}-byte limit; refused")
     try:
         env = json.loads(data)
     except json.JSONDecodeError as exc:

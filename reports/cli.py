@@ -18,6 +18,7 @@ from pathlib import Path
 from bench import files
 from bench.errors import UsageError
 from bench.flags import out_path
+from bench.safetext import printable
 
 FORMATS = ("md", "html", "csv")
 DEFAULT_OUT = "report"  # under the first run directory
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         shutil.rmtree(staged, ignore_errors=True)
     for note in (*results.notes, *report.notes):
-        print(f"hyena-bench report: note: {note}", file=sys.stderr)
+        print(printable(f"hyena-bench report: note: {note}"), file=sys.stderr)
     print(
         f"report: {len(results.frame)} rows from {len(results.runs)} run(s) -> "
         + ", ".join(str(out / p.relative_to(staged)) for p in written)
