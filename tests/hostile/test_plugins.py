@@ -30,6 +30,8 @@ def test_list_survives_every_broken_plugin_with_one_warning_each(scratch):
     proc = bench("list", cwd=scratch, env=hostile_env(HOSTILE_PLUGINS), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "hyena-fft" in proc.stdout and "hostile-markup" in proc.stdout
+    probe = next(line for line in proc.stdout.splitlines() if line.startswith("hostile-probe"))
+    assert "no: its availability check failed: SystemExit: 4" in probe
     said = warnings_of(proc.stderr)
     assert len(said) == 4, proc.stderr  # exits (operators), exits (commands), raises, junk
     assert sum("SystemExit: 3" in line for line in said) == 2

@@ -1,10 +1,13 @@
 """Hostile plugins for tests/hostile (discovered through the dist-info beside this file when this
 directory is on the path): one whose loading raises an error holding rich markup, one returning
 junk instead of specs, and `hostile-markup`, an implementation whose every build fails with a
-message holding rich markup, escape codes, a CI workflow command and a newline.
+message holding rich markup, escape codes, a CI workflow command and a newline, and
+`hostile-probe`, whose availability check calls sys.exit.
 """
 
 from __future__ import annotations
+
+import sys
 
 from operators import counts
 from operators.registry import OperatorSpec
@@ -26,8 +29,22 @@ def _fail(*args: object, **kwargs: object) -> None:
     raise RuntimeError(MESSAGE)
 
 
+def _exit_probe(device: object) -> str | None:
+    sys.exit(4)
+
+
 def specs() -> list[OperatorSpec]:
     return [
+        OperatorSpec(
+            name="hostile-probe",
+            family="attention",
+            build=_fail,
+            flops=counts.attention_flops,
+            bytes=counts.attention_bytes,
+            detail="test only: its availability check calls sys.exit",
+            probe=_exit_probe,
+            source="hyena-bench-hostile",
+        ),
         OperatorSpec(
             name="hostile-markup",
             family="hyena",
