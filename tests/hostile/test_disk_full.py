@@ -29,7 +29,7 @@ import pytest
 
 from bench import store
 from tests.conftest import cli_env
-from tests.hostile.conftest import Tree, bench, one_line_error, write_run
+from tests.hostile.conftest import ALL, Tree, bench, one_line_error, write_run
 
 PAGE = 4096
 SMALL = ("--d-model", "16", "--heads", "2", "--target-time", "0.02", "--min-reps", "3")
@@ -134,6 +134,7 @@ def test_run_stops_with_one_line_keeping_every_row_written(tmp_path):
     assert json.loads((outcome.disk / "run" / "env.json").read_text())["run_id"]
 
 
+@ALL
 @needs_namespace
 def test_run_on_a_disk_without_room_leaves_nothing(tmp_path):
     outcome = on_small_disk(tmp_path, [*RUN, "--out", tmp_path / "disk" / "run"], free=0)
@@ -141,6 +142,7 @@ def test_run_on_a_disk_without_room_leaves_nothing(tmp_path):
     assert sorted(p.name for p in outcome.disk.iterdir()) == [], "not even the directory"
 
 
+@ALL
 @pytest.mark.slow
 def test_run_past_a_file_size_limit_is_the_same_one_line(tmp_path):
     """RLIMIT_FSIZE: writes past 6 kB fail with EFBIG (as a quota would); no namespace needed."""
@@ -165,6 +167,7 @@ def test_run_past_a_file_size_limit_is_the_same_one_line(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+@ALL
 @needs_namespace
 def test_a_report_that_does_not_fit_leaves_the_previous_one_whole(tmp_path):
     disk = tmp_path / "disk"
@@ -198,6 +201,7 @@ def test_a_first_report_that_does_not_fit_leaves_nothing(tmp_path):
     assert sorted(p.name for p in outcome.disk.iterdir()) == ["run"]
 
 
+@ALL
 @needs_namespace
 @pytest.mark.slow
 def test_profile_that_does_not_fit_leaves_no_file(tmp_path):
@@ -222,6 +226,7 @@ def test_report_refuses_a_read_only_out(tmp_path):
     assert Tree.of(source).entries == Tree.of(write_run(tmp_path / "again")).entries
 
 
+@ALL
 def test_a_killed_re_report_leaves_the_previous_report_whole(tmp_path, scratch):
     """issue 17: killing a re-report left the old complete-looking report.html beside new
     plots. The new report is built beside --out and swapped in whole; a kill before the swap
@@ -259,6 +264,7 @@ def test_a_killed_re_report_leaves_the_previous_report_whole(tmp_path, scratch):
     assert {"report.md", "report.html", "plots"} <= {p.name for p in out.iterdir()}
 
 
+@ALL
 def test_report_output_keeps_the_usual_permissions(tmp_path, scratch):
     out = tmp_path / "report"
     proc = bench("report", write_run(tmp_path / "run"), "--out", out, "--format", "md", cwd=scratch)

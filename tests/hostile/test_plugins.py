@@ -12,6 +12,7 @@ from bench import store
 from bench.runner import Runner, RunOptions, plan
 from bench.sweep import Sweep
 from tests.hostile.conftest import (
+    ALL,
     HOSTILE_PLUGINS,
     Tree,
     bench,
@@ -72,6 +73,7 @@ def test_run_records_every_row_when_messages_hold_markup(tmp_path, scratch):
     assert len(warnings_of(proc.stderr)) == 4, "said once, not once per worker"
 
 
+@ALL
 @pytest.mark.slow
 def test_a_failing_display_never_stops_the_sweep(tmp_path, capsys):
     def broken_display(row, done, total):

@@ -21,7 +21,7 @@ import pytest
 
 from bench import files, record, store
 from tests.conftest import REPO
-from tests.hostile.conftest import TEST_PLUGINS, Tree, bench, hostile_env, one_line_error
+from tests.hostile.conftest import ALL, TEST_PLUGINS, Tree, bench, hostile_env, one_line_error
 
 SMALL = ("--d-model", "16", "--heads", "2", "--target-time", "0.02", "--min-reps", "3")
 ARGS = ("run", "--ops", "hyena-fft", "--seqlens", "256,512", *SMALL, "--quiet")
@@ -59,6 +59,7 @@ def test_resume_refuses_an_edited_environment(run_copy, scratch):
     refuse_resume(run_copy, scratch, message="with torch '2.0.0-edited' (now ")
 
 
+@ALL
 def test_resume_refuses_another_sweep(run_copy, scratch):
     refuse_resume(run_copy, scratch, "--d-model", "32", message="for sweep d_model 16 (now 32)")
 
@@ -83,18 +84,22 @@ def unknown_schema(run: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (garbage_line, "results.jsonl:1: not valid JSON"),
-        (env_not_an_object, "env.json: expected a JSON object"),
-        (env_missing, "env.json: missing"),
-        (unknown_schema, "results.jsonl:1: schema_version 9"),
+        pytest.param(garbage_line, "results.jsonl:1: not valid JSON", id="garbage_line"),
+        pytest.param(
+            env_not_an_object, "env.json: expected a JSON object", id="env_not_an_object", marks=ALL
+        ),
+        pytest.param(env_missing, "env.json: missing", id="env_missing", marks=ALL),
+        pytest.param(
+            unknown_schema, "results.jsonl:1: schema_version 9", id="unknown_schema", marks=ALL
+        ),
     ],
-    ids=lambda v: getattr(v, "__name__", ""),
 )
 def test_resume_refuses_a_directory_that_does_not_load(run_copy, scratch, damage, message):
     damage(run_copy)
     refuse_resume(run_copy, scratch, message=message)
 
 
+@ALL
 def test_a_new_run_on_a_directory_with_results_is_refused(run_copy, scratch):
     before = Tree.of(run_copy.parent)
     proc = bench(*ARGS, "--out", run_copy, cwd=scratch)
@@ -156,6 +161,7 @@ def keys(out: Path) -> list[tuple]:
     return [record.row_key(r) for r in store.read_rows(out)]
 
 
+@ALL
 @pytest.mark.slow
 def test_a_second_run_on_a_directory_in_use_is_refused_naming_the_holder(tmp_path, scratch):
     out = tmp_path / "run"
@@ -178,6 +184,7 @@ def test_a_second_run_on_a_directory_in_use_is_refused_naming_the_holder(tmp_pat
     assert not (out / files.LOCK_FILE).exists(), "the lock goes with its holder"
 
 
+@ALL
 @pytest.mark.slow
 def test_a_killed_holder_does_not_block_the_next_run(tmp_path, scratch):
     out = tmp_path / "run"

@@ -53,5 +53,5 @@ def specs() -> list[OperatorSpec]:
             bytes=counts.hyena_bytes,
             detail="test only: every build fails with markup and escape codes in its message",
             source="hyena-bench-hostile",
-        )
+        ),
     ]
