@@ -187,6 +187,7 @@ def test_a_report_that_does_not_fit_leaves_the_previous_one_whole(tmp_path):
     assert sorted(p.name for p in outcome.disk.iterdir()) == ["report", "run"]
 
 
+@ALL
 @needs_namespace
 def test_a_first_report_that_does_not_fit_leaves_nothing(tmp_path):
     disk = tmp_path / "disk"
