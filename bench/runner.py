@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, files, record, store, worker
+from bench import allocator, envinfo, files, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
 from bench.errors import UsageError
 from bench.sweep import Sweep
@@ -31,6 +31,7 @@ from operators import registry
 from operators.config import Config
 
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
+WORKER_EXIT_WAIT_S = 10.0  # a worker that announced its exit has only to return; then it is killed
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,8 @@ class WorkerProcess:
             daemon=True,
             name=f"hyena-bench-worker-{self.device}",
         )
-        self.proc.start()
+        with allocator.worker_environment(torch.device(self.device).type):
+            self.proc.start()
         child.close()
         if not self.conn.poll(WORKER_START_TIMEOUT_S):
             self.stop()
@@ -165,6 +167,12 @@ class WorkerProcess:
             self.proc.join(5)
         self.proc = None
 
+    def retire(self) -> None:
+        """Wait for a worker that announced its exit, so no task is sent to it."""
+        if self.proc is not None:
+            self.proc.join(WORKER_EXIT_WAIT_S)
+        self.stop()
+
     def death(self) -> str:
         code = self.proc.exitcode if self.proc is not None else None
         if code is not None and code < 0:
@@ -181,7 +189,10 @@ class WorkerProcess:
         try:
             self.conn.send((task.op, task.config.as_dict()))
             if self.conn.poll(timeout_s):
-                return self.conn.recv()
+                fields = self.conn.recv()
+                if fields.get("worker_restarted"):
+                    self.retire()  # it exits after a CUDA error: the next task gets a new one
+                return fields
             self.stop()
             return {
                 "status": "timeout",
