@@ -34,14 +34,7 @@ HASHED_BYTES = 64 << 20  # larger files (the sparse 1 GiB ones) are compared by 
 OPT_IN_ENV = "HYENA_BENCH_HOSTILE"
 # The rest of the matrix: cases of a kind CI already runs once (the other command, the other
 # field), and the slow ones (runs that sleep to hold a lock, the large run). Opt-in (OPT_IN_ENV).
-ALL = pytest.mark.hostile_all
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        f"hostile_all: the rest of the hostile-input matrix ({OPT_IN_ENV}=all to run it)",
-    )
+ALL = pytest.mark.hostile_all  # registered in pyproject.toml (a conftest registers too late)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
