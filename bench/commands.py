@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from bench import defaults, store
 from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
 from bench.executor_options import add_executor_arguments, executor_kind
-from bench.flags import add_config_flags, config_changes
+from bench.flags import add_config_flags, config_changes, listed, number, out_path
+from bench.record import MAX_SAMPLES
+from bench.safetext import printable
 from bench.sweep import (
     DEFAULT_LENGTHS,
     DEFAULT_SWEEP,
@@ -27,6 +30,10 @@ from operators.config import FAMILIES
 
 if TYPE_CHECKING:  # the command line is built without importing torch; commands import it
     import torch
+
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
+# Positive, finite seconds or milliseconds: 0, -5 or nan would run nothing, or forever.
+POSITIVE = number(float, 0, above=True)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -59,7 +66,7 @@ def resolve_device(text: str) -> torch.device:
 
     from operators import capabilities
 
-    if text not in ("auto", "cpu", "cuda") and not text.startswith("cuda:"):
+    if not DEVICE.fullmatch(text):
         raise UsageError(f"unknown device {text!r} (auto, cpu, cuda or cuda:N)")
     device = capabilities.resolve_device(text)
     if device.type == "cuda":
@@ -101,11 +108,14 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     table = [
         [
-            r["name"],
-            r["family"],
-            ",".join(r["levels"]),
-            ",".join(r["requires"]) or "-",
-            "yes" if r["available"] else f"no: {r['reason']}",
+            printable(cell)  # a plugin's names and reasons are printed, never interpreted
+            for cell in (
+                r["name"],
+                r["family"],
+                ",".join(r["levels"]),
+                ",".join(r["requires"]) or "-",
+                "yes" if r["available"] else f"no: {r['reason']}",
+            )
         ]
         for r in rows
     ]
@@ -173,34 +183,34 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--time-budget",
-        type=float,
+        type=POSITIVE,
         metavar="SECONDS",
         help="stop starting new rows after this long; finish later with --resume "
         "(default: no limit)",
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=POSITIVE,
         default=defaults.ROW_TIMEOUT_S,
         metavar="SECONDS",
         help="per-row limit; a row past it is status=timeout (default: %(default)g)",
     )
     p.add_argument(
         "--target-time",
-        type=float,
+        type=POSITIVE,
         metavar="SECONDS",
         help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
     )
     p.add_argument(
         "--min-reps",
-        type=int,
+        type=number(int, 1, MAX_SAMPLES),
         default=defaults.MIN_REPS,
         metavar="N",
         help="timed calls per row, at least (default: %(default)s)",
     )
     p.add_argument(
         "--max-call-ms",
-        type=float,
+        type=POSITIVE,
         metavar="MS",
         help="a call slower than this skips that implementation's longer lengths "
         "(default: the preset's, else no limit)",
@@ -247,13 +257,14 @@ def list_presets(device: torch.device) -> int:
 def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
     if args.preset == "auto":  # the README's main job: the paper's setup on a GPU, else smoke
         args.preset = "paper" if device.type == "cuda" else "smoke"
-    sweep = find_preset(args.preset).for_device(device.type) if args.preset else DEFAULT_SWEEP
+    preset = args.preset is not None
+    sweep = find_preset(args.preset).for_device(device.type) if preset else DEFAULT_SWEEP
     changes: dict[str, Any] = config_changes(args, skip=("seqlen",))
-    if args.ops:
-        changes.update(ops=tuple(o.strip() for o in args.ops.split(",") if o.strip()), families=())
-    if args.family:
-        changes.update(families=tuple(f.strip() for f in args.family.split(",")), ops=())
-    if args.seqlens:
+    if args.ops is not None:
+        changes.update(ops=listed(args.ops, "--ops"), families=())
+    if args.family is not None:
+        changes.update(families=listed(args.family, "--family"), ops=())
+    if args.seqlens is not None:
         changes["seqlens"] = parse_seqlens(args.seqlens)
     if args.max_call_ms is not None:
         changes["max_call_ms"] = args.max_call_ms
@@ -277,18 +288,19 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, ...]:
     import torch
 
-    if args.devices and {d.strip() for d in args.devices.split(",")} == {"cpu"}:
+    if args.devices is not None and set(listed(args.devices, "--devices")) == {"cpu"}:
         if device.type != "cpu":
             raise UsageError(f"--devices {args.devices}: CPU workers need --device cpu")
-        return tuple(d.strip() for d in args.devices.split(","))
-    if not args.devices:
+        return listed(args.devices, "--devices")
+    if args.devices is None:
         if device.type == "cuda" and device.index is None:
             return (f"cuda:{torch.cuda.current_device()}",)
         return (str(device),)
+    items = listed(args.devices, "--devices")
     if not torch.cuda.is_available():
         raise UsageError("--devices needs CUDA GPUs; none here")
     try:
-        indices = [int(x) for x in args.devices.split(",")]
+        indices = [int(x) for x in items]
     except ValueError:
         raise UsageError(f"--devices {args.devices!r}: expected GPU indices like 0,1") from None
     bad = [i for i in indices if not 0 <= i < torch.cuda.device_count()]
@@ -357,7 +369,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         if line := unavailable_message(device):
             print(line, file=sys.stderr)  # the run goes on without telemetry
-    out = Path(args.out or f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}")
+    out = out_path(args.out) or Path(
+        f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}"
+    )
     check_out(out, args.resume)
     timing = TimingOptions(
         target_s=sweep.target_s if sweep.target_s is not None else defaults.TARGET_S,

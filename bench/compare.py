@@ -30,6 +30,8 @@ def load_run(directory: str, side: str) -> tuple[Run, list[str]]:
     """Rows keyed by configuration, and the warnings (torn lines) met while reading.
     `directory` may be several joined by commas (the shards of one sweep): bench.merge reads
     them as one run, refusing mixed environments and a configuration measured twice."""
+    if not directory.strip():
+        raise UsageError(f"{side} {directory!r}: an empty path")
     merged = read_side(directory, side)
     keyed = {row_key(row): row for row in merged.rows}
     return Run(Path(directory), merged.env, keyed), merged.notes

@@ -8,7 +8,10 @@ or duplicating rows. OOM (or a too-slow call) skips that implementation's longer
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
+import sys
 import threading
 import time
 import uuid
@@ -20,8 +23,9 @@ from typing import Any
 
 import torch
 
-from bench import allocator, envinfo, record, store, worker
+from bench import allocator, envinfo, files, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
+from bench.errors import UsageError
 from bench.shards import Task, plan  # noqa: F401 - plan: where callers have found it
 from operators import registry
 from operators.config import CONFIG_NAMES, Config
@@ -43,6 +47,31 @@ class RunOptions:
     env_extra: dict[str, Any] = field(default_factory=dict)
 
 
+# What must match for --resume to add rows to a run: the environment (bench.store.ENV_IDENTITY)
+# and what was asked for (the sweep and the shard, recorded in env.json by `run`).
+RESUME_FIELDS = ("sweep", "shard")
+
+
+def resume_differences(stored: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """How the stored run's environment or sweep differs from this one's, in words."""
+    found = []
+    for name in store.ENV_IDENTITY:
+        a, b = store.env_value(stored, name), store.env_value(current, name)
+        if a != b:
+            found.append(f"with {name} {a!r} (now {b!r})")
+    for name in RESUME_FIELDS:
+        a, b = stored.get(name), current.get(name)
+        if isinstance(a, dict) and isinstance(b, dict):
+            found += [
+                f"for {name} {k} {a.get(k)!r} (now {b.get(k)!r})"
+                for k in dict.fromkeys([*a, *b])
+                if a.get(k) != b.get(k)
+            ]
+        elif a != b:
+            found.append(f"for {name} {a!r} (now {b!r})")
+    return found
+
+
 def base_row(task: Task, run_id: str, device: str, **more: Any) -> record.Row:
     """What the runner knows of a row before it is measured: its identity and configuration
     (and `more`: its shard, job and worker)."""
@@ -61,6 +90,8 @@ def base_row(task: Task, run_id: str, device: str, **more: Any) -> record.Row:
 def checked(row: record.Row, identity: record.Row) -> record.Row:
     """`row`, or an error row in its place if `row` would not load (a field the record does
     not declare, or of the wrong type): one bad row must not make the whole file unreadable."""
+    if isinstance(row.get("reason"), str) and len(row["reason"]) > record.MAX_TEXT:
+        row["reason"] = row["reason"][: record.MAX_TEXT - 3] + "..."
     problem = record.problem(row, strict=True)
     if problem is None:
         return row
@@ -182,26 +213,29 @@ class Runner:
         self.held: dict[int, tuple[Any, ...]] = {}  # several devices: the group each runs
         self.job = envinfo.scheduler_job()
         self.shard = f"{opts.shard[0]}/{opts.shard[1]}" if opts.shard else None
+        self.write_error: files.OutputError | None = None  # a row could not be written
+        self.display_failed = False
 
     def prepare(self) -> tuple[str, list[Task]]:
-        """Create or reopen the run directory; returns the run id and the tasks still to do."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        """Start or reopen the run directory (its lock held); returns the run id and the tasks
+        still to do. Resuming refuses a directory made in another environment or for another
+        sweep, and one whose files do not load: rows of two setups never share a file."""
         env_path = self.out / store.ENV_FILE
-        if self.opts.resume and env_path.exists():
-            env = store.read_env(self.out)
-            rows = store.read_rows(self.out)
+        results = self.out / store.RESULTS_FILE
+        current = envinfo.collect(self._device(), run_id=self._new_run_id(), **self.opts.env_extra)
+        if self.opts.resume and (os.path.lexists(env_path) or os.path.lexists(results)):
+            env, rows = self._resumable(current)
             done = store.finished_keys(rows)
             self.failures_of(rows)
             env.setdefault("resumes", []).append(
-                {
-                    "at": envinfo.now(),
-                    "command": self.opts.env_extra.get("command") or envinfo.command_text(None),
-                    "job": self.job or None,
-                }
+                {"at": envinfo.now(), "command": current["command"], "job": self.job or None}
+            )
+        elif os.path.lexists(results) and os.path.getsize(results):
+            raise UsageError(
+                f"--out {self.out} already holds results; pass --resume or choose a new --out"
             )
         else:
-            env = envinfo.collect(self._device(), run_id=self._new_run_id(), **self.opts.env_extra)
-            done = set()
+            env, done = current, set()
         store.write_json_atomic(env_path, env)
         todo = [t for t in self.tasks if record.row_key(t.key_row()) not in done]
         return env["run_id"], todo
@@ -212,6 +246,21 @@ class Runner:
         for row in sorted(rows, key=lambda r: r["seqlen"]):
             config = Config(**{name: row[name] for name in CONFIG_NAMES})
             self._note_failure(Task(row["op"], config), row, self.max_call_ms)
+
+    def _resumable(self, current: dict[str, Any]) -> tuple[dict[str, Any], list[record.Row]]:
+        """The stored environment and the rows already measured, if this run may continue them."""
+        try:
+            env = store.read_env(self.out)
+            rows = store.read_rows(self.out) if (self.out / store.RESULTS_FILE).exists() else []
+        except store.ResultsError as exc:
+            raise UsageError(f"--resume: {exc}") from None
+        differences = resume_differences(env, current)
+        if differences:
+            raise UsageError(
+                f"--resume: {self.out} was made {'; '.join(differences)}; resume it with its "
+                f"own command ({env.get('command')}) or choose a new --out"
+            )
+        return env, rows
 
     def _device(self) -> torch.device:
         return torch.device(self.opts.devices[0])
@@ -249,6 +298,8 @@ class Runner:
         lengths run in order on one worker and its skips see every shorter length. A worker
         that finds only groups held by others is done: those workers finish them."""
         with self.lock:
+            if self.write_error is not None:
+                return None
             if self.deadline is not None and time.monotonic() > self.deadline:
                 self.not_run += len(queue)
                 queue.clear()
@@ -308,14 +359,58 @@ class Runner:
                 row = checked(row, identity)
                 with self.lock:
                     self._note_failure(task, row, self.max_call_ms)
-                    writer.append(row)
+                    try:
+                        writer.append(row)
+                    except files.OutputError as exc:
+                        self.write_error = self.write_error or exc
+                        return
                     self.counts[row["status"]] += 1
-                    self.on_row(row, sum(self.counts.values()), total)
+                    self._show(row, sum(self.counts.values()), total)
         finally:
             proc.stop()
 
+    def _show(self, row: record.Row, done: int, total: int) -> None:
+        """Tell the display about a row; a display that fails (a closed terminal, text it
+        cannot print) is said once and never stops the sweep."""
+        try:
+            self.on_row(row, done, total)
+        except Exception as exc:
+            if not self.display_failed:
+                self.display_failed = True
+                with contextlib.suppress(Exception):
+                    print(
+                        f"hyena-bench run: warning: the progress display failed "
+                        f"({type(exc).__name__}); the sweep goes on",
+                        file=sys.stderr,
+                    )
+
     def run(self, max_call_ms: float | None = None) -> dict[str, Any]:
+        """Run the sweep with the directory locked; UsageError if another run holds it or it
+        cannot be resumed, OutputError if rows cannot be written (those written are kept)."""
         self.max_call_ms = max_call_ms
+        created = not self.out.exists()
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            lock = files.RunLock(self.out)
+            lock.acquire()
+        except files.LockedError as exc:
+            raise UsageError(f"--out {exc}; wait for it or choose another --out") from None
+        except OSError as exc:
+            self._remove_if_empty(created)
+            raise files.output_error(exc, self.out) from None
+        try:
+            return self._run_locked(max_call_ms)
+        finally:
+            lock.release()
+            self._remove_if_empty(created)
+
+    def _remove_if_empty(self, created: bool) -> None:
+        """A run directory this run created and left empty (it failed before writing) goes."""
+        if created:
+            with contextlib.suppress(OSError):
+                self.out.rmdir()
+
+    def _run_locked(self, max_call_ms: float | None) -> dict[str, Any]:
         run_id, todo = self.prepare()
         queue = list(todo)
         started = time.monotonic()
@@ -333,6 +428,12 @@ class Runner:
             for t in threads:
                 while t.is_alive():
                     t.join(0.5)
+        if self.write_error is not None:
+            written = sum(self.counts.values())
+            raise files.OutputError(
+                f"{self.write_error}; the {written} rows written before it are kept: rerun with "
+                "--resume when there is room"
+            )
         env = envinfo.finish(store.read_env(self.out), self._device())
         store.write_json_atomic(self.out / store.ENV_FILE, env)
         if self.fatal is not None and not self.counts:
