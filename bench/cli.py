@@ -1,4 +1,4 @@
-"""The `hyena-bench` command: list, env, run, report, compare, profile.
+"""The `hyena-bench` command: list, env, run, verify, report, compare, ab, profile.
 
 Subcommands live in their own modules, each exposing `add_commands(subparsers)` that registers
 parsers with `set_defaults(func=...)`; `func(args)` returns the exit status. Modules of later
@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bench.commands",
     "bench.checks",
     "bench.compare",
+    "bench.ab",
     "bench.profile",
     "reports.cli",
 )
@@ -34,6 +35,7 @@ COMMAND_OWNER = {
     "run": "bench.commands",
     "verify": "bench.checks",
     "compare": "bench.compare",
+    "ab": "bench.ab",
     "profile": "bench.profile",
     "report": "reports.cli",
 }

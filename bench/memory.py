@@ -49,6 +49,30 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
+# glibc adapts its mmap threshold to each process's history of frees, so two processes running the
+# same code can serve the same 4 MB tensor from the heap (no page faults) or from a fresh mapping
+# every call (1,000 page faults; on the shared 2-core VM attention at L=512 then took 40 ms a call
+# in one process and 20 ms in the other, for a whole row). Fixed thresholds make every process
+# allocate alike: below MMAP_THRESHOLD_MAX from the heap, above it by mmap, every time.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
+MMAP_THRESHOLD_MAX = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit
+TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed heap rather than return it and fault again
+
+
+def fix_malloc_thresholds() -> str:
+    """Make this process's glibc malloc thresholds static (see above); returns what was done,
+    in words, or why not (not glibc)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "mallopt"):
+        return "malloc thresholds left to the C library (no glibc mallopt)"
+    ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and libc.mallopt(
+        M_TRIM_THRESHOLD, TRIM_THRESHOLD
+    )
+    if not ok:
+        return "malloc thresholds left to glibc (mallopt refused)"
+    return f"glibc malloc thresholds fixed (mmap {MMAP_THRESHOLD_MAX >> 20} MiB, trim 1 GiB)"
+
+
 def _cpu_reset() -> bool:
     libc = _libc()
     if libc is None or not hasattr(libc, "malloc_trim"):

@@ -248,6 +248,12 @@ FIELDS: tuple[Field, ...] = (
     Field("throttled", bool, "the GPU throttled during the row (NVML; null: unknown)"),
     Field("stage_ms", dict, "time per named stage (run --stages)", unit="ms", items=float),
     Field("stage_error", str, "why the stage times are missing"),
+    Field(
+        "block_calls",
+        list,
+        "calls in each interleaved block, in order: samples_ms cut into blocks (hyena-bench ab)",
+        items=int,
+    ),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}

@@ -89,6 +89,13 @@ def warm_up(fn: Callable[[], object], opts: TimingOptions, sync: Callable[[], No
     return last
 
 
+def cpu_call_ms(fn: Callable[[], object]) -> float:
+    """One call of fn, timed on the host clock, in ms."""
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
 def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) -> Measurement:
     """Host timer: perf_counter around each call, repeated to target_s and min_reps."""
     warm_up(fn, opts, lambda: None)
@@ -97,9 +104,7 @@ def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) ->
     while len(samples) < opts.min_reps or (
         time.perf_counter() - start < opts.target_s and len(samples) < opts.max_reps
     ):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
+        samples.append(cpu_call_ms(fn))
     timer = (
         f"host perf_counter per call, {torch.get_num_threads()} torch threads, "
         f">= {opts.min_reps} reps and >= {opts.target_s:g} s after >= {WARMUP_CALLS} "
@@ -127,6 +132,23 @@ def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[]
     return graph.replay
 
 
+def cuda_calls_ms(
+    call: Callable[[], object], reps: int, flush: torch.Tensor | None
+) -> tuple[float, ...]:
+    """`reps` calls, each between two CUDA events, the L2 flushed before each (outside the
+    events); one synchronise at the end. Milliseconds per call."""
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for start, end in zip(starts, ends, strict=True):
+        if flush is not None:
+            flush.zero_()
+        start.record()
+        call()
+        end.record()
+    torch.cuda.synchronize()
+    return tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
+
+
 def time_cuda(
     fn: Callable[[], object], device: torch.device, opts: TimingOptions = TimingOptions()
 ) -> Measurement:
@@ -138,16 +160,7 @@ def time_cuda(
         estimate = warm_up(call, opts, sync)
     flush = l2_flush_buffer(device) if opts.flush_l2 else None
     reps = _reps_for(estimate, opts)
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    for start, end in zip(starts, ends, strict=True):
-        if flush is not None:
-            flush.zero_()
-        start.record()
-        call()
-        end.record()
-    sync()
-    samples = tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
+    samples = cuda_calls_ms(call, reps, flush)
     timer = (
         f"CUDA events per call{' (CUDA graph replay)' if opts.cuda_graph else ''}, "
         f"L2 flushed before each ({'on' if flush is not None else 'off'}), "

@@ -102,16 +102,20 @@ class Worker:
                 del case
         return self._verified[key]
 
+    def verification(self, spec: OperatorSpec, config: Config) -> Row:
+        """The row's float64-check fields (none with verification off)."""
+        if not self.opts.verify:
+            return {}
+        v = self.check(spec, config)
+        return {
+            "max_rel_err": v.max_rel_err,
+            "verified": v.passed,
+            "verify_batch": reduced(config).batch,
+            "verify_seqlen": reduced(config).seqlen,
+        }
+
     def measure(self, spec: OperatorSpec, config: Config) -> Row:
-        fields: Row = {}
-        if self.opts.verify:
-            v = self.check(spec, config)
-            fields.update(
-                max_rel_err=v.max_rel_err,
-                verified=v.passed,
-                verify_batch=reduced(config).batch,
-                verify_seqlen=reduced(config).seqlen,
-            )
+        fields: Row = self.verification(spec, config)
         case = spec.build(config, self.device)
         step = case.step
         sampler = self._telemetry()

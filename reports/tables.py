@@ -16,7 +16,7 @@ import pandas as pd
 from bench.defaults import NOISY_SPREAD
 from reports import selection
 from reports.selection import Choice
-from reports.stats import loglog_crossing, loglog_slope, upper_half
+from reports.stats import CONFIDENCE, MIN_FIT_POINTS, loglog_crossing, loglog_slope, upper_half
 from reports.units import by_magnitude
 
 THROTTLED_MARK = "†"
@@ -171,10 +171,13 @@ def scaling(group: pd.DataFrame) -> pd.DataFrame:
                 "family": families[impl],
                 "exponent": fit.exponent,
                 "stderr": fit.stderr,
+                "low": fit.low,
+                "high": fit.high,
                 "lengths": ", ".join(length_label(n) for n in fit.lengths),
             }
         )
-    return pd.DataFrame(records, columns=["impl", "family", "exponent", "stderr", "lengths"])
+    columns = ["impl", "family", "exponent", "stderr", "low", "high", "lengths"]
+    return pd.DataFrame(records, columns=columns)
 
 
 # --- display -----------------------------------------------------------------------------------
@@ -315,12 +318,15 @@ def scaling_table(fits: pd.DataFrame) -> Table | None:
         {
             "implementation": fits["impl"],
             "exponent k (latency ∝ L^k)": [
-                f"{k:.2f} ± {se:.2f}" if not math.isnan(se) else f"{k:.2f}"
-                for k, se in zip(fits["exponent"], fits["stderr"], strict=True)
+                f"{k:.2f} [{lo:.2f}, {hi:.2f}]" if not math.isnan(lo) else f"{k:.2f}"
+                for k, lo, hi in zip(fits["exponent"], fits["low"], fits["high"], strict=True)
             ],
             "lengths fitted": fits["lengths"],
         }
     ).set_index("implementation")
     return Table(
-        "Scaling exponent over the upper half of the measured lengths (± standard error)", table
+        f"Scaling exponent over the upper half of the measured lengths (at least "
+        f"{MIN_FIT_POINTS} where the run has them), {CONFIDENCE:.0%} interval from the t "
+        f"distribution with (lengths - 2) degrees of freedom",
+        table,
     )

@@ -1,8 +1,10 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and
-`test-planted-*`: real implementations made slower on request, for the speed gate's tests.
+(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and two
+kinds of regression for the speed gates' tests: `test-planted-*`, real implementations made
+slower on request, and `test-hyena-fft-quarter-again`, hyena-fft with real extra work (the long
+convolution computed a second time on a quarter of the input).
 """
 
 from __future__ import annotations
@@ -64,6 +66,33 @@ def _hang() -> None:
 
 def _wrong_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     return fft.causal_conv(u, h, bias) * 1.01  # 1% off: a wrong implementation
+
+
+def _quarter_again_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The FFT convolution, then the same convolution again on the first quarter of the input,
+    its result thrown away: a correct but slower kernel, as a careless change would make."""
+    y = fft.causal_conv(u, h, bias)
+    quarter = max(1, u.shape[-1] // QUARTER)
+    fft.causal_conv(u[..., :quarter], h[..., :quarter], bias)
+    return y
+
+
+QUARTER = 4
+
+
+def _quarter_again_spec() -> OperatorSpec:
+    def build(config: Config, device: torch.device, stages: bool = False):
+        return build_case(_quarter_again_conv, config, torch.device(device), stages)
+
+    return OperatorSpec(
+        name="test-hyena-fft-quarter-again",
+        family="hyena",
+        build=build,
+        flops=counts.hyena_flops,
+        bytes=counts.hyena_bytes,
+        detail="test only: hyena-fft, plus its long convolution again on a quarter of the input",
+        source="hyena-bench-testops",
+    )
 
 
 def _wrong_spec() -> OperatorSpec:
@@ -129,4 +158,5 @@ def specs() -> list[OperatorSpec]:
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
         _wrong_spec(),
+        _quarter_again_spec(),
     ]
