@@ -187,11 +187,11 @@ def output_dir(args: argparse.Namespace) -> Path:
 
 
 def cmd_ab(args: argparse.Namespace) -> int:
+    threshold, pairs = check_args(args)  # before importing torch: a typo answers at once
     from bench import ab_runner, ab_sides, defaults
     from bench.commands import resolve_device
     from bench.timing import TimingOptions
 
-    threshold, pairs = check_args(args)
     device = resolve_device(args.device)
     sweep, tasks = plan_tasks(args, pairs, device)
     out = output_dir(args)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -136,8 +137,8 @@ class Interleaver:
         procs = [SideProcess(side, self.opts) for side in self.sides]
         started = time.monotonic()
         try:
-            for proc in procs:
-                proc.start()
+            with ThreadPoolExecutor(len(procs)) as pool:  # both import torch at once
+                list(pool.map(SideProcess.start, procs))
             writers = [store.ResultsWriter(d) for d in self.dirs]
             with writers[0] as base_out, writers[1] as new_out:
                 for done, task in enumerate(tasks, 1):

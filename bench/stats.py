@@ -1,6 +1,6 @@
 """Statistics over timing samples, on one bootstrap (scipy.stats.bootstrap) for the whole project:
-the speed gates (bench.comparison, bench.ab_decision) and the report's intervals (reports.stats)
-all call `block_bootstrap` here.
+the speed gates (bench.comparison through bench.evidence) and the report's intervals
+(reports.stats) all call `block_bootstrap` here.
 
 Successive calls of a timed function are not independent: the committed CPU run has lag-1
 autocorrelations up to 0.69, the H200 baseline 0.91 (load, clocks and caches drift slowly).
@@ -38,7 +38,6 @@ MIN_BLOCKS = 5
 # and MIN_BLOCKS caps it anyway.
 MAX_RHO = 0.95
 
-METHOD_MIN = "basic"
 Statistic = Callable[[list[np.ndarray]], np.ndarray]
 
 
@@ -80,16 +79,17 @@ def lag1_autocorrelation(x: Sequence[float]) -> float:
 
 
 def block_length(x: Sequence[float]) -> int:
-    """Block length for `x`: the plug-in optimum for a non-overlapping block bootstrap of an AR(1)
-    series with x's lag-1 autocorrelation rho (Politis and White 2004, with Patton, Politis and
-    White's 2009 correction, evaluated for AR(1)): (6 rho^2 / (1 - rho^2)^2)^(1/3) n^(1/3),
-    at least 1 and at most n / MIN_BLOCKS. Independent samples (rho <= 0) get 1."""
+    """Block length for `x`: the MSE-optimal length for a non-overlapping block bootstrap of an
+    AR(1) series with x's lag-1 autocorrelation rho (Politis and White 2004, with Patton, Politis
+    and White's 2009 correction, evaluated for AR(1)): (4 rho^2 / (1 - rho^2)^2)^(1/3) n^(1/3),
+    rounded, at least 1 and at most n / MIN_BLOCKS. A rho within sampling noise of zero
+    (<= 2 / sqrt(n)) counts as independence: 1."""
     n = len(x)
-    rho = min(max(lag1_autocorrelation(x), 0.0), MAX_RHO)
-    if rho == 0.0 or n < 2 * MIN_BLOCKS:
+    rho = min(lag1_autocorrelation(x), MAX_RHO)
+    if n < 2 * MIN_BLOCKS or rho <= 2 / math.sqrt(n):
         return 1
-    optimum = (6 * rho**2 / (1 - rho**2) ** 2) ** (1 / 3) * n ** (1 / 3)
-    return max(1, min(math.ceil(optimum), n // MIN_BLOCKS))
+    optimum = (4 * rho**2 / (1 - rho**2) ** 2) ** (1 / 3) * n ** (1 / 3)
+    return max(1, min(round(optimum), n // MIN_BLOCKS))
 
 
 def as_blocks(x: Sequence[float], length: int) -> np.ndarray:
@@ -108,8 +108,9 @@ def block_bootstrap(
     lengths: Sequence[int] | None = None,
     method: str = "percentile",
 ) -> Interval:
-    """Percentile-bootstrap interval of statistic(series), each series resampled on its own in
-    blocks of consecutive samples (lengths: one per series, default `block_length` of each).
+    """Bootstrap interval (scipy's `method`: percentile, basic or BCa) of statistic(series),
+    each series resampled on its own in blocks of consecutive samples (lengths: one per series,
+    default `block_length` of each).
 
     `statistic` receives a list with one array per series, each of shape (..., samples): the
     resampled series (blocks joined in their drawn order) along the last axis, and returns
@@ -165,26 +166,6 @@ def ratio_of_medians(
     """median(new) / median(base), each side block-resampled on its own (two runs, or two
     implementations, are not paired call by call)."""
     return block_bootstrap([base, new], median_ratio, confidence, resamples)
-
-
-def ratio_of_fastest(
-    base: Sequence[Sequence[float]],
-    subject: Sequence[Sequence[float]],
-    confidence: float,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-) -> Interval:
-    """min over base candidates of their median / min over subject candidates of theirs: a
-    speedup against "the fastest" of several implementations. Every candidate is resampled and
-    the minimum taken in each resample, so the interval carries the minimum's downward bias
-    (picking the luckiest of k noisy medians) instead of treating the winner as fixed."""
-    k = len(base)
-
-    def speedup(parts: list[np.ndarray]) -> np.ndarray:
-        fastest_base = np.min([np.median(p, axis=-1) for p in parts[:k]], axis=0)
-        fastest_subject = np.min([np.median(p, axis=-1) for p in parts[k:]], axis=0)
-        return fastest_base / fastest_subject
-
-    return block_bootstrap([*base, *subject], speedup, confidence, resamples, method=METHOD_MIN)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -44,18 +44,6 @@ def bootstrap_ratio(base: Sequence[float], subject: Sequence[float]) -> Ratio:
     return Ratio(r.value, r.low, r.high)
 
 
-def bootstrap_fastest_ratio(
-    base: Sequence[Sequence[float]], subject: Sequence[Sequence[float]]
-) -> Ratio:
-    """A speedup of the fastest of `subject`'s candidates over the fastest of `base`'s, each a
-    list of samples: every candidate resampled and the minimum taken in each resample (the
-    fastest of several noisy medians is biased low; the interval carries that)."""
-    if not base or not subject or any(len(s) == 0 for s in (*base, *subject)):
-        raise ValueError("bootstrap_fastest_ratio needs samples for every candidate")
-    r = bench_stats.ratio_of_fastest(base, subject, CONFIDENCE, BOOTSTRAP_RESAMPLES)
-    return Ratio(r.value, r.low, r.high)
-
-
 def loglog_crossing(lengths: Sequence[float], ratio: Sequence[float]) -> float | None:
     """Where `ratio` (slower / faster) rises through 1 for the last time, interpolated linearly in
     log(length)-log(ratio); the first length if it is >= 1 throughout; None if it never stays >= 1.

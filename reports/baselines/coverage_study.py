@@ -12,8 +12,9 @@ Three intervals, as the project computes them:
 - ab: the per-block paired log ratios of an interleaved A/B row (bench.evidence), the load
   drift shared by both sides as it is when they alternate;
 - fastest: a speedup against the fastest of three equally fast candidates (the case where picking
-  the fastest biases most), bootstrapping the winner alone, or the minimum over every candidate
-  with a percentile or a basic (reflected) interval (bench.stats.ratio_of_fastest).
+  the fastest biases most), bootstrapping the winner alone (what the report does), or the
+  minimum over every candidate in each resample with a percentile or a basic (reflected)
+  interval (the alternative the report does not use: these numbers are why).
 """
 
 from __future__ import annotations
