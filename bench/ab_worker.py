@@ -113,6 +113,8 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
 
     opts = worker.MeasureOptions(timing=TimingOptions(**timing), verify=verify, energy=False)
     work = BlockWorker(torch.device(device), opts)
+    if work.device.type == "cuda":
+        torch.cuda.set_device(work.device)  # events and synchronise act on the current device
     # Both sides' processes must allocate alike (bench.memory explains what differs otherwise).
     work.malloc = fix_malloc_thresholds() if work.device.type == "cpu" else ""
     return work

@@ -67,21 +67,30 @@ def git(repo: Path, *args: str) -> str:
 
 @pytest.fixture(scope="module")
 def revisions(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository holding this checkout's `operators` in three commits: the original,
-    a comment-only change (the same code: A/A), and the planted slower FFT convolution."""
+    """A git repository holding this checkout's `operators` in four tagged commits: `original`,
+    `same` (a comment-only change: A/A), `planted` (the slower FFT convolution) and `broken` (an
+    operators package that cannot be imported); the working tree is left at `planted`."""
     repo = tmp_path_factory.mktemp("revisions") / "repo"
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(REPO / "operators", repo / "operators", ignore=ignore)
     git(repo, "init", "-q")
     git(repo, "add", ".")
     git(repo, "commit", "-qm", "original")
+    git(repo, "tag", "original")
     fft = repo / "operators" / "longconv" / "fft.py"
     fft.write_text(fft.read_text() + "\n# a comment: the same code\n")
     git(repo, "commit", "-qam", "comment only")
+    git(repo, "tag", "same")
     text = fft.read_text()
     assert text.count("\nregister_longconv(") == 1, "fft.py no longer registers as expected"
     fft.write_text(text.replace("\nregister_longconv(", PLANTED, 1))
     git(repo, "commit", "-qam", "planted: the long convolution again on a quarter of the input")
+    git(repo, "tag", "planted")
+    init = repo / "operators" / "__init__.py"
+    init.write_text('raise ImportError("broken on purpose")\n' + init.read_text())
+    git(repo, "commit", "-qam", "broken")
+    git(repo, "tag", "broken")
+    git(repo, "checkout", "-q", "planted")
     return repo
 
 
@@ -115,11 +124,11 @@ def test_implementations_planted_quarter_conv_fails(tmp_path):
 
 def test_revisions_a_a_passes(revisions, tmp_path):
     out = tmp_path / "ab"
-    proc = ab("--base", "HEAD~2", "--new", "HEAD~1", *REV_SWEEP, "--out", str(out), cwd=revisions)
+    proc = ab("--base", "original", "--new", "same", *REV_SWEEP, "--out", str(out), cwd=revisions)
     text = outcome(proc, 0)
     assert "no regression" in text
     env = json.loads((out / "new" / "env.json").read_text())
-    assert env["git_commit"] == git(revisions, "rev-parse", "HEAD~1").strip()
+    assert env["git_commit"] == git(revisions, "rev-parse", "same").strip()
     assert Path(env["ab"]["operators"]).name.startswith("new-")  # its own worktree
     assert env["ab"]["harness_commit"] != env["git_commit"]  # measured by this checkout's bench
     worktrees = git(revisions, "worktree", "list").strip().splitlines()
@@ -128,9 +137,19 @@ def test_revisions_a_a_passes(revisions, tmp_path):
 
 def test_revisions_planted_quarter_conv_fails(revisions, tmp_path):
     out = tmp_path / "ab"
-    proc = ab("--base", "HEAD~1", "--new", "HEAD", *REV_SWEEP, "--out", str(out), cwd=revisions)
+    proc = ab("--base", "same", "--new", "planted", *REV_SWEEP, "--out", str(out), cwd=revisions)
     text = outcome(proc, 1)
     assert "REGRESSION" in text and "hyena-fft L=" in text
+
+
+def test_a_revision_this_harness_cannot_import_is_unusable_input(revisions, tmp_path):
+    proc = ab(
+        "--base", "same", "--new", "broken", *REV_SWEEP, "--out", str(tmp_path), cwd=revisions
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "NEW (broken): this harness cannot measure its operators package" in last
+    assert "broken on purpose" in last and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(
