@@ -1,5 +1,5 @@
-"""Sessions: tests, lint, sweep (the main job: a sweep and its report), report, regress (the
-interleaved speed gate, `hyena-bench ab`).
+"""Sessions: tests (which also runs triton_newest), lint, sweep (the main job: a sweep and its
+report), report, regress (the interleaved speed gate, `hyena-bench ab`), triton_newest.
 
 Each session installs what it needs. On a machine without `nvidia-smi` the environment gets the
 CPU build of torch pinned in constraints/cpu.txt (no multi-GB CUDA download); with a GPU, any
@@ -16,6 +16,7 @@ measured here).
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import os
 import shutil
 
@@ -39,9 +40,36 @@ def install(session: nox.Session, extras: str = "test") -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (GPU-marked tests skip cleanly without CUDA)."""
+    """The test suite (GPU-marked tests skip cleanly without CUDA), then, unless a subset was
+    asked for, the Triton tests under the newest Triton (triton_newest)."""
     install(session)
     session.run("pytest", *session.posargs, env=ENV)
+    if not session.posargs:
+        session.notify("triton_newest")
+
+
+# --- triton_newest: the kernels under the Triton a pip user gets today ----------------------------
+TRITON_TESTS = "tests/operators/test_longconv_triton*.py"
+
+
+def torch_pin() -> str:
+    """The torch requirement of this machine's constraints file (torch==2.13.0 on a CPU machine:
+    the wheel on local disk; any other torch pulls a multi-GB CUDA build)."""
+    with open(constraints()) as f:
+        return next(line.strip() for line in f if line.startswith("torch"))
+
+
+@nox.session
+def triton_newest(session: nox.Session) -> None:
+    """The Triton kernel tests with every dependency but torch at the newest version the
+    project's metadata allows (Triton above all), so CI sees the next Triton break first."""
+    pin = os.path.join(session.create_tmp(), "torch-pin.txt")
+    with open(pin, "w") as f:
+        f.write(torch_pin() + "\n")
+    session.install("-c", pin, "--upgrade", "--upgrade-strategy", "eager", "-e", ".[test]")
+    session.run("python", "-c", "import torch, triton; print('torch', torch.__version__, "
+                "'triton', triton.__version__)")  # fmt: skip
+    session.run("pytest", *sorted(glob.glob(TRITON_TESTS)), *session.posargs, env=ENV)
 
 
 @nox.session

@@ -1,30 +1,45 @@
-"""Causal long convolution in Triton that picks the strategy by length: Toeplitz matmuls for short
-sequences (O(L^2) work, no transforms), the Monarch FFT for long ones (O(L log L))."""
+"""Causal long convolution in Triton that picks the strategy by shape: Toeplitz matmuls where they
+are faster (short L), the Monarch FFT elsewhere, by the table in triton_dispatch."""
 
 from __future__ import annotations
 
 import torch
 
-from . import _triton_common, triton_monarch, triton_toeplitz
-
-# Longest L that uses the Toeplitz strategy. A PLACEHOLDER until measured on a GPU (to be measured
-# on an H200, fp16/bf16, B=64, D=768, forward). Estimates (TRITON_NOTES.md) put the crossover
-# between 2k and 4k: Toeplitz's O(L^2) tensor-core work against Monarch's HBM scratch traffic.
-TOEPLITZ_MAX_L = 2048
-
-
-def strategy_for(L: int) -> str:
-    """'toeplitz' or 'monarch': the strategy `causal_conv` uses at sequence length L."""
-    return "toeplitz" if L <= TOEPLITZ_MAX_L else "monarch"
+from . import _triton_common, triton_gated, triton_monarch
+from ._triton_common import DTYPE_NAMES
+from .triton_dispatch import strategy_for
 
 
 def runnable_reason(*tensors: torch.Tensor) -> str:
     """Empty when the Triton kernels can run on `tensors` here, else why not (for the registry)."""
-    return _triton_common.runnable_reason(triton_monarch._conv_rows_kernel, *tensors)
+    return _triton_common.runnable_reason(triton_monarch.FIRST_KERNEL, *tensors)
+
+
+def choose(batch: int, dtype: torch.dtype, seqlen: int) -> str:
+    """The strategy `causal_conv` runs for inputs (batch, ·, seqlen) of `dtype`."""
+    return strategy_for(batch, DTYPE_NAMES.get(dtype, "fp32"), seqlen)
+
+
+def prepare_filter(
+    h: torch.Tensor, seqlen: int, batch: int, dtype: torch.dtype
+) -> triton_gated.PreparedFilter:
+    """h prepared once for the strategy this shape dispatches to (pass it as `filt`)."""
+    return triton_gated.prepare_filter(h, seqlen, batch, dtype, choose(batch, dtype, seqlen))
+
+
+def gated_conv(
+    v: torch.Tensor,
+    h: torch.Tensor,
+    bias: torch.Tensor,
+    pre: torch.Tensor | None = None,
+    post: torch.Tensor | None = None,
+    filt: triton_gated.PreparedFilter | None = None,
+) -> torch.Tensor:
+    """triton_gated.gated_conv with the strategy chosen by shape (or by `filt`)."""
+    strategy = choose(v.shape[0], v.dtype, v.shape[-1])
+    return triton_gated.gated_conv(v, h, bias, pre, post, filt, strategy)
 
 
 def causal_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """y[b,d,t] = sum_{s<=t} h[d,s] u[b,d,t-s] + bias[d] u[b,d,t], differentiable, in u's dtype."""
-    if strategy_for(u.shape[-1]) == "toeplitz":
-        return triton_toeplitz.causal_conv(u, h, bias)
-    return triton_monarch.causal_conv(u, h, bias)
+    return gated_conv(u, h, bias)

@@ -14,7 +14,7 @@ from operators import capabilities
 from operators.config import Config
 from operators.hyena import LongConv, register_longconv
 
-MAX_SEQLEN = 128 * 1024  # the Monarch plan's largest FFT: 128 column DFTs x 2048 points
+MAX_SEQLEN = 128 * 1024  # triton_work.MAX_SEQLEN: 64 column DFTs x 2048-point inner tiles
 INTERPRETER_NOTE = (
     "; here under TRITON_INTERPRET=1, Triton's CPU interpreter: correct but not a "
     "performance measurement"
@@ -58,9 +58,10 @@ register_longconv(
     "triton-monarch",
     kernel("triton_monarch"),
     detail(
-        "Triton FFT convolution by matrix multiplication (Bailey/Monarch, N = 2L as P x M), "
-        "fused on chip up to L=1024, three kernels through HBM beyond; filter spectrum by "
-        "torch.fft in fp32; backward in Triton"
+        "Triton FFT convolution by matrix multiplication (Bailey/Monarch), half-size real FFT, "
+        "one kernel per call: in registers up to L=2048, three passes through an L2-resident "
+        "scratch beyond; filter spectrum (Hermitian half) by torch.fft in fp32; backward in "
+        "Triton"
     ),
     lazy=True,
     requires=("triton",),
@@ -70,8 +71,8 @@ register_longconv(
     "triton",
     kernel("triton_auto"),
     detail(
-        "Triton long convolution choosing by length: Toeplitz up to "
-        "operators.longconv.triton_auto.TOEPLITZ_MAX_L, Monarch FFT above"
+        "Triton long convolution choosing by shape: Toeplitz or Monarch FFT by the "
+        "(batch, dtype, L) thresholds of operators.longconv.triton_dispatch.TABLE"
     ),
     lazy=True,
     requires=("triton",),
