@@ -130,7 +130,8 @@ def decide(out: Path, pairs: dict[str, str], threshold: float, notes: list[str])
 
 
 def side_notes(sides: tuple[Any, Any]) -> list[str]:
-    from bench.ab_sides import HARNESS_ROOT, commit_of
+    from bench.ab_sides import HARNESS_ROOT
+    from bench.gitrepo import commit_of
 
     commit, dirty = commit_of(HARNESS_ROOT)
     harness = f"{HARNESS_ROOT}" + (f", commit {commit[:12]}" if commit else "")

@@ -10,16 +10,15 @@ statistics) is always this checkout's, so both sides are measured by identical c
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import UsageError
+from bench.gitrepo import commit_of, git
 
 HARNESS_ROOT = Path(__file__).resolve().parent.parent
 THIS_CHECKOUT = "this checkout"
-GIT_TIMEOUT_S = 120  # a worktree of this repository checks out in seconds
 
 
 @dataclass(frozen=True)
@@ -44,32 +43,8 @@ class Side:
         return f"{self.name.upper()}: {where}{commit}{dirty}"
 
 
-def git(cwd: Path, *args: str) -> str | None:
-    """git's stdout, or None when git fails (not a repository, unknown revision)."""
-    try:
-        out = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_S,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
 def has_operators(root: Path) -> bool:
     return (root / "operators" / "__init__.py").is_file()
-
-
-def commit_of(root: Path) -> tuple[str | None, bool | None]:
-    commit = git(root, "rev-parse", "HEAD")
-    if commit is None:
-        return None, None
-    status = git(root, "status", "--porcelain", "--untracked-files=no")
-    return commit, bool(status) if status is not None else None
 
 
 class Worktrees:

@@ -133,18 +133,13 @@ def main(conn: Connection, device: str, side_root: str, timing: dict, verify: bo
         conn.send({"ready": False, "reason": f"{exc.__class__.__name__}: {exc}"[:500]})
         return
     conn.send({"ready": True, "pid": os.getpid(), "operators": origin})
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            return
-        if message is None:
-            return
+    from bench.worker import serve
+
+    def answer(message: tuple[Any, ...]) -> Any:
         kind, *args = message
         if kind == "prepare":
             op, config = args
-            conn.send(work.run(op, Config(**config)))
-        elif kind == "block":
-            conn.send(work.block(*args))
-        else:
-            conn.send(work.finish(*args))
+            return work.run(op, Config(**config))
+        return work.block(*args) if kind == "block" else work.finish(*args)
+
+    serve(conn, answer)

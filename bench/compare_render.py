@@ -161,7 +161,8 @@ def render_tables(report: Report, fmt: str) -> str:
 
 
 def render_text(report: Report, fmt: str) -> str:
-    lines = [f"compare {report.base.directory} -> {report.new.directory}", rule(report)]
+    command = "ab" if report.design == "interleaved" else "compare"
+    lines = [f"{command} {report.base.directory} -> {report.new.directory}", rule(report)]
     if report.env_differences:
         lines.append("environments differ (allowed): " + "; ".join(report.env_differences))
     lines += [f"note: {n}" for n in report.notes]

@@ -205,13 +205,9 @@ class Worker:
         return row
 
 
-def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
-    """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    worker = Worker(dev, opts)
-    conn.send({"ready": True, "pid": os.getpid()})
+def serve(conn: Connection, answer: Callable[[Any], Any]) -> None:
+    """Send answer(message) for each message received; return on None or when the parent is
+    gone (EOF). Shared by this worker and bench.ab_worker's."""
     while True:
         try:
             message = conn.recv()
@@ -219,5 +215,14 @@ def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
             return
         if message is None:
             return
-        op, config = message
-        conn.send(worker.run(op, Config(**config)))
+        conn.send(answer(message))
+
+
+def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
+    """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    worker = Worker(dev, opts)
+    conn.send({"ready": True, "pid": os.getpid()})
+    serve(conn, lambda message: worker.run(message[0], Config(**message[1])))

@@ -125,6 +125,21 @@ def verdict(directory: Path, info: dict, threshold: float) -> int | None:
         return None
 
 
+def observed(directory: Path, info: dict) -> float | None:
+    """The trial's geometric-mean ratio NEW/BASE over its rows (what the planted level became)."""
+    try:
+        if info["tool"] == "ab":
+            summary = ab.decide(directory, info["pairs"], 0.05, []).summary
+        else:
+            base, _ = compare.load_run(str(directory / "base"), "BASE")
+            new, _ = compare.load_run(str(directory / "new"), "NEW")
+            metric = comparison.METRICS["latency"]
+            summary = comparison.compare(base, new, metric, 0.25, [], []).summary
+    except Exception:
+        return None
+    return summary.ratio if summary else None
+
+
 def analyse(out: Path) -> None:
     trials = []
     for path in sorted(out.glob("*/trial.json")):
@@ -148,6 +163,12 @@ def analyse(out: Path) -> None:
                     f"/{len([c for c in hog if c is not None])} with hog)"
                 )
             print(f"| {th:.0%} | " + " | ".join(cells) + " |")
+        ratios = []
+        for level in levels:
+            seen = [observed(d, t) for d, t in mine if t["level"] == level]
+            seen = sorted(r for r in seen if r is not None)
+            ratios.append(f"{(seen[len(seen) // 2] - 1) * 100:+.0f}%" if seen else "-")
+        print("| median geometric-mean change NEW/BASE | " + " | ".join(ratios) + " |")
 
 
 def main() -> None:

@@ -21,10 +21,8 @@ import pytest
 from tests.conftest import PLUGINS, REPO, cli_env, run_cli
 
 # Two lengths, a short target time: each run is two worker starts plus a few seconds.
-SWEEP = (
-    *("--level", "core", "--seqlens", "256,1k", "--batch", "1", "--d-model", "64"),
-    *("--heads", "4", "--target-time", "0.2", "--quiet"),
-)
+CONFIG = ("--level", "core", "--batch", "1", "--d-model", "64", "--heads", "4")
+SWEEP = ("--seqlens", "256,1k", *CONFIG, "--target-time", "0.2", "--quiet")
 REV_SWEEP = ("--ops", "hyena-fft", *SWEEP)
 ENV = cli_env(extra_path=[PLUGINS], OMP_NUM_THREADS="1")
 AB_TIMEOUT_S = 600
@@ -120,6 +118,14 @@ def test_implementations_planted_quarter_conv_fails(tmp_path):
     )
     text = outcome(proc, 1)
     assert "REGRESSION" in text and "SLOWER" in text
+
+
+def test_a_side_whose_worker_dies_loses_its_result(tmp_path):
+    """test-exit ends its worker process at L >= 512: NEW's row is an error, a lost result."""
+    args = ("--base-op", "hyena-fft", "--new-op", "test-exit", "--seqlens", "512")
+    proc = ab(*args, *CONFIG, "--quiet", "--out", str(tmp_path / "ab"))
+    text = outcome(proc, 1)
+    assert "LOST" in text and "worker process died (exit code 3)" in text
 
 
 def test_revisions_a_a_passes(revisions, tmp_path):

@@ -29,6 +29,7 @@ SLEEP_S = float(os.environ.get("HYENA_BENCH_TEST_SLEEP", "60"))
 # time). Read by every process that loads the plugin, so the runner and its workers agree.
 SLOWDOWN_ENV = "HYENA_BENCH_TEST_SLOWDOWN"
 PLANTED = ("hyena-fft", "attention-sdpa-math")  # the implementations the gate tests sweep
+QUARTER = 4  # test-hyena-fft-quarter-again convolves the first 1/QUARTER of the input again
 
 
 def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
@@ -77,35 +78,19 @@ def _quarter_again_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) ->
     return y
 
 
-QUARTER = 4
+def _conv_spec(name: str, conv, detail: str) -> OperatorSpec:
+    """A Hyena operator with this long convolution (test-only: a wrong one, a slower one)."""
 
-
-def _quarter_again_spec() -> OperatorSpec:
     def build(config: Config, device: torch.device, stages: bool = False):
-        return build_case(_quarter_again_conv, config, torch.device(device), stages)
+        return build_case(conv, config, torch.device(device), stages)
 
     return OperatorSpec(
-        name="test-hyena-fft-quarter-again",
+        name=name,
         family="hyena",
         build=build,
         flops=counts.hyena_flops,
         bytes=counts.hyena_bytes,
-        detail="test only: hyena-fft, plus its long convolution again on a quarter of the input",
-        source="hyena-bench-testops",
-    )
-
-
-def _wrong_spec() -> OperatorSpec:
-    def build(config: Config, device: torch.device, stages: bool = False):
-        return build_case(_wrong_conv, config, torch.device(device), stages)
-
-    return OperatorSpec(
-        name="test-wrong",
-        family="hyena",
-        build=build,
-        flops=counts.hyena_flops,
-        bytes=counts.hyena_bytes,
-        detail="test only: 1% off the true result",
+        detail=detail,
         source="hyena-bench-testops",
     )
 
@@ -157,6 +142,10 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
-        _wrong_spec(),
-        _quarter_again_spec(),
+        _conv_spec("test-wrong", _wrong_conv, "test only: 1% off the true result"),
+        _conv_spec(
+            "test-hyena-fft-quarter-again",
+            _quarter_again_conv,
+            "test only: hyena-fft, plus its long convolution again on a quarter of the input",
+        ),
     ]
