@@ -12,6 +12,7 @@ a crash) started on bench.ab_worker's entry point.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -166,8 +167,8 @@ class Interleaver:
             rows.append({**identity, **reply})
         live = [i for i, r in enumerate(rows) if r["status"] == "ok"]
         if live:
-            estimate = math.exp(sum(math.log(max(rows[i]["estimate_ms"], 1e-6)) for i in live))
-            calls = calls_per_block(estimate ** (1 / len(live)), self.opts)
+            estimate = statistics.geometric_mean(max(rows[i]["estimate_ms"], 1e-6) for i in live)
+            calls = calls_per_block(estimate, self.opts)
             live = self.blocks(procs, rows, live, calls)
             threads = rows[live[0]].get("threads", 1) if live else 1
             for i in live:
@@ -196,6 +197,3 @@ class Interleaver:
                     rows[i].update(samples_ms=[], reps=0)
                     live = [j for j in live if j != i]
         return live
-
-
-__all__ = ["AbOptions", "Interleaver", "WorkerStartError", "calls_per_block"]
