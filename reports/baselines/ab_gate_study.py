@@ -4,6 +4,7 @@ Collects A/A and planted-slowdown trials of `hyena-bench ab` (interleaved) and o
 kept run directories at several thresholds (the tables in README.md beside this file).
 
     python reports/baselines/ab_gate_study.py collect --out /tmp/gate --cycles 30
+    python reports/baselines/ab_gate_study.py collect --out /tmp/gate --start 30 --tools ab
     python reports/baselines/ab_gate_study.py analyse /tmp/gate
 
 One cycle = an ab A/A trial, an ab planted trial, a compare A/A trial and a compare planted
@@ -95,7 +96,7 @@ def trial(out: Path, kind: str, level: float, hog: bool) -> None:
     print(json.dumps({"dir": str(out), **result}), flush=True)
 
 
-def collect(out: Path, cycles: int, start: int) -> None:
+def collect(out: Path, cycles: int, start: int, tools: tuple[str, ...]) -> None:
     for c in range(start, start + cycles):
         hog = c % 2 == 1
         for kind, level in (
@@ -104,6 +105,8 @@ def collect(out: Path, cycles: int, start: int) -> None:
             ("compare", 0.0),
             ("compare", COMPARE_LEVELS[c % len(COMPARE_LEVELS)]),
         ):
+            if kind not in tools:
+                continue
             name = f"c{c:03d}-{kind}-{'aa' if level == 0 else f'p{level:g}'}"
             directory = out / name
             if (directory / "trial.json").exists():
@@ -178,11 +181,14 @@ def main() -> None:
     c.add_argument("--out", type=Path, required=True)
     c.add_argument("--cycles", type=int, default=30)
     c.add_argument("--start", type=int, default=0, help="first cycle number (to extend a study)")
+    c.add_argument(
+        "--tools", default="ab,compare", help="which gates' trials to run (ab, compare or both)"
+    )
     a = sub.add_parser("analyse")
     a.add_argument("out", type=Path)
     args = parser.parse_args()
     if args.what == "collect":
-        collect(args.out, args.cycles, args.start)
+        collect(args.out, args.cycles, args.start, tuple(args.tools.split(",")))
     else:
         analyse(args.out)
 
