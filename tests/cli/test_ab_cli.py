@@ -123,7 +123,7 @@ def test_implementations_planted_quarter_conv_fails(tmp_path):
 def test_a_side_whose_worker_dies_loses_its_result(tmp_path):
     """test-exit ends its worker process at L >= 512: NEW's row is an error, a lost result."""
     args = ("--base-op", "hyena-fft", "--new-op", "test-exit", "--seqlens", "512")
-    proc = ab(*args, *CONFIG, "--quiet", "--out", str(tmp_path / "ab"))
+    proc = ab(*args, *CONFIG, "--target-time", "0.1", "--quiet", "--out", str(tmp_path / "ab"))
     text = outcome(proc, 1)
     assert "LOST" in text and "worker process died (exit code 3)" in text
 
