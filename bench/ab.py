@@ -33,7 +33,7 @@ from bench.record import KEY_FIELDS, row_key
 # separate H200 runs already held (< 1% A/A change); ab on a GPU is not measured yet.
 AB_THRESHOLDS = {"cuda": 0.05, "cpu": 0.05}
 # Block pairs per row: 20 pairs give the bootstrap of the per-pair ratios 20 independent-ish
-# values (a nominal 95% interval held the truth in 93-95% of simulated rows, coverage_study.py),
+# values (a nominal 95% interval held the truth in 92-95% of simulated rows, coverage_study.py),
 # and leave each block a few calls at the smoke preset's 0.15 s per row.
 DEFAULT_BLOCKS = 20
 MIN_BLOCKS = 6  # fewer pairs cannot reach Holm's p-values for a sweep of a few rows

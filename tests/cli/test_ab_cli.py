@@ -3,9 +3,10 @@ machine's (busy, shared) CPU. Across two implementations and across two git revi
 run exits 0 and a run whose NEW computes the long convolution a second time on a quarter of the
 input exits 1; unusable input exits 2 with one line. Nothing here asserts a time.
 
-The sweep is the core level (the long convolution alone), where the planted extra work is
-+16% to +78% of a call on this CPU (reports/baselines/README.md); at the layer level it is a few
-percent, below what a short CPU sweep can tell from noise.
+The sweep is the core level (the long convolution alone), where the planted extra work measured
++33% and +52% of a call at L = 1k and 256 on this CPU (reports/baselines/README.md); at the layer
+level it is diluted to +6% to +21%, which a short sweep on a busy CPU cannot always tell from
+noise.
 """
 
 from __future__ import annotations
