@@ -143,13 +143,15 @@ def observed(directory: Path, info: dict) -> float | None:
     return summary.ratio if summary else None
 
 
-def analyse(out: Path) -> None:
+def analyse(out: Path, tools: tuple[str, ...]) -> None:
     trials = []
     for path in sorted(out.glob("*/trial.json")):
         trials.append((path.parent, json.loads(path.read_text())))
     loads = [t["load_before"] for _, t in trials]
     print(f"{len(trials)} trials, 1-minute load average {min(loads):.1f}-{max(loads):.1f}")
     for tool, thresholds in (("ab", AB_THRESHOLDS), ("compare", COMPARE_THRESHOLDS)):
+        if tool not in tools:
+            continue
         mine = [(d, t) for d, t in trials if t["tool"] == tool]
         levels = sorted({t["level"] for _, t in mine})
         head = ["threshold", *(f"{'A/A' if x == 0 else f'+{x:.0%}'}" for x in levels)]
@@ -186,11 +188,12 @@ def main() -> None:
     )
     a = sub.add_parser("analyse")
     a.add_argument("out", type=Path)
+    a.add_argument("--tools", default="ab,compare", help="which gates' trials to analyse")
     args = parser.parse_args()
     if args.what == "collect":
         collect(args.out, args.cycles, args.start, tuple(args.tools.split(",")))
     else:
-        analyse(args.out)
+        analyse(args.out, tuple(args.tools.split(",")))
 
 
 if __name__ == "__main__":
