@@ -48,8 +48,15 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
     import torch
 
     from bench import envinfo, worker
-    from bench.memory import fix_malloc_thresholds, measure_peak
-    from bench.timing import Measurement, TimingOptions, cpu_call_ms, cuda_calls_ms, warm_up
+    from bench.memory import is_oom, measure_peak
+    from bench.timing import (
+        Measurement,
+        TimingOptions,
+        cpu_call_ms,
+        cuda_calls_ms,
+        minor_faults,
+        warm_up,
+    )
 
     class BlockWorker(worker.Worker):
         def measure(self, spec: Any, config: Any) -> dict[str, Any]:
@@ -58,12 +65,7 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
             fields["impl_detail"] = spec.detail
             self.spec, self.config = spec, config
             self.case = spec.build(config, self.device)
-            self.samples, self.blocks = [], []
-            self.flush = None
-            if self.device.type == "cuda" and self.opts.timing.flush_l2:
-                from bench.timing import l2_flush_buffer
-
-                self.flush = l2_flush_buffer(self.device)
+            self.samples, self.blocks, self.faults = [], [], 0
             warm_up(self.case.step, self.opts.timing, self.sync)
             fields["estimate_ms"] = statistics.median(self.calls(ESTIMATE_CALLS))
             return fields
@@ -74,26 +76,29 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
             return [cpu_call_ms(self.case.step) for _ in range(n)]
 
         def block(self, calls: int) -> dict[str, Any]:
+            faults = minor_faults()
             try:
                 times = self.calls(calls)
             except Exception as exc:
                 self.release()
-                status = "oom" if worker.is_oom(exc) else "error"
+                status = "oom" if is_oom(exc) else "error"
                 return {"status": status, "reason": worker.one_line(exc)}
+            self.faults += minor_faults() - faults
             self.samples += times
             self.blocks.append(calls)
             return {"status": "ok", "samples_ms": times}
 
         def finish(self, timer: str) -> dict[str, Any]:
             """The row's measured fields from every block's samples, then peak memory."""
-            if self.device.type == "cpu":
-                timer = f"{timer}; {self.malloc}"
-            m = Measurement(tuple(self.samples), timer)
+            m = Measurement(tuple(self.samples), timer, self.faults / max(1, len(self.samples)))
             fields = {**self._latency(m, self.spec, self.config), "block_calls": self.blocks}
             case, mode = self.case, self.config.mode
             try:
                 peak = measure_peak(
-                    case.forward, case.backward if mode == "fwd_bwd" else None, self.device
+                    case.forward,
+                    case.backward if mode == "fwd_bwd" else None,
+                    self.device,
+                    before=case.clear_grads,
                 )
                 fields.update(
                     peak_mem_bytes=peak.total_bytes,
@@ -107,17 +112,17 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
             return fields
 
         def release(self) -> None:
-            self.case = self.flush = None
+            self.case = None
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
 
     opts = worker.MeasureOptions(timing=TimingOptions(**timing), verify=verify, energy=False)
-    work = BlockWorker(torch.device(device), opts)
-    if work.device.type == "cuda":
-        torch.cuda.set_device(work.device)  # events and synchronise act on the current device
-    # Both sides' processes must allocate alike (bench.memory explains what differs otherwise).
-    work.malloc = fix_malloc_thresholds() if work.device.type == "cpu" else ""
-    return work
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)  # events and synchronise act on the current device
+    # Both sides' processes allocate alike: they start with the same glibc malloc setting
+    # (bench.allocator, applied by bench.runner.WorkerProcess.start).
+    return BlockWorker(dev, opts)
 
 
 def main(conn: Connection, device: str, side_root: str, timing: dict, verify: bool) -> None:

@@ -1,4 +1,5 @@
-"""Peak memory of one call, above what was allocated before it (inputs and weights).
+"""Peak memory of one call, above what was allocated before it (inputs and weights), and what a
+failed allocation looks like (`is_oom`).
 
 CUDA: torch's caching allocator statistics (reset the peak, read max_memory_allocated).
 CPU, best effort: the process's resident-set high-water mark (VmHWM) above its resident set
@@ -49,30 +50,6 @@ def _libc() -> ctypes.CDLL | None:
         return None
 
 
-# glibc adapts its mmap threshold to each process's history of frees, so two processes running the
-# same code can serve the same 4 MB tensor from the heap (no page faults) or from a fresh mapping
-# every call (1,000 page faults; on the shared 2-core VM attention at L=512 then took 40 ms a call
-# in one process and 20 ms in the other, for a whole row). Fixed thresholds make every process
-# allocate alike: below MMAP_THRESHOLD_MAX from the heap, above it by mmap, every time.
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (glibc malloc.h)
-MMAP_THRESHOLD_MAX = 32 << 20  # the largest mmap threshold glibc accepts on 64-bit
-TRIM_THRESHOLD = 1 << 30  # keep up to 1 GiB of freed heap rather than return it and fault again
-
-
-def fix_malloc_thresholds() -> str:
-    """Make this process's glibc malloc thresholds static (see above); returns what was done,
-    in words, or why not (not glibc)."""
-    libc = _libc()
-    if libc is None or not hasattr(libc, "mallopt"):
-        return "malloc thresholds left to the C library (no glibc mallopt)"
-    ok = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX) and libc.mallopt(
-        M_TRIM_THRESHOLD, TRIM_THRESHOLD
-    )
-    if not ok:
-        return "malloc thresholds left to glibc (mallopt refused)"
-    return f"glibc malloc thresholds fixed (mmap {MMAP_THRESHOLD_MAX >> 20} MiB, trim 1 GiB)"
-
-
 def _cpu_reset() -> bool:
     libc = _libc()
     if libc is None or not hasattr(libc, "malloc_trim"):
@@ -111,10 +88,30 @@ class _Tracker:
         return _proc_status()["VmHWM"]
 
 
+def is_oom(exc: BaseException) -> bool:
+    """Is `exc` an allocation that failed (CUDA or CPU)? Such a failure is a result (status oom),
+    not an error."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "DefaultCPUAllocator: can't allocate" in text
+    )
+
+
 def measure_peak(
-    forward: Callable[[], Any], backward: Callable[[Any], None] | None, device: torch.device
+    forward: Callable[[], Any],
+    backward: Callable[[Any], None] | None,
+    device: torch.device,
+    before: Callable[[], None] | None = None,
 ) -> PeakMemory:
-    """Peak bytes above the starting allocation during forward, and during backward."""
+    """Peak bytes above the starting allocation during forward, and during backward.
+
+    `before` runs before the starting allocation is read: e.g. dropping the gradients a timed
+    step left behind, which would otherwise count in the baseline and be freed inside the
+    measured window (hiding that much of the backward's peak)."""
+    if before is not None:
+        before()
     tracker = _Tracker(device)
     if not tracker.reset():
         return PeakMemory(None, None, None, "unavailable (cannot reset the peak RSS)")

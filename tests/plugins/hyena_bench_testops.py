@@ -1,10 +1,10 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and two
-kinds of regression for the speed gates' tests: `test-planted-*`, real implementations made
-slower on request, and `test-hyena-fft-quarter-again`, hyena-fft with real extra work (the long
-convolution computed a second time on a quarter of the input).
+(an injected OOM, a hard crash of the worker, a hang past the timeout, a CUDA error that is not an
+OOM), a wrong one, and two kinds of regression for the speed gates' tests: `test-planted-*`, real
+implementations made slower on request, and `test-hyena-fft-quarter-again`, hyena-fft with real
+extra work (the long convolution computed a second time on a quarter of the input).
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
 
 def _oom() -> None:
     raise torch.cuda.OutOfMemoryError("CUDA out of memory. (injected by test-oom)")
+
+
+def _cuda_error() -> None:
+    raise RuntimeError("CUDA error: an illegal memory access was encountered (injected)")
 
 
 def _exit() -> None:
@@ -142,6 +146,7 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+        _spec("test-cuda-error", _cuda_error, "test only: a CUDA error (not OOM) at L >= 512"),
         _conv_spec("test-wrong", _wrong_conv, "test only: 1% off the true result"),
         _conv_spec(
             "test-hyena-fft-quarter-again",
