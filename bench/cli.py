@@ -1,4 +1,4 @@
-"""The `hyena-bench` command: list, env, run, merge, report, compare, profile.
+"""The `hyena-bench` command: list, env, run, verify, merge, report, compare, ab, profile.
 
 Subcommands live in their own modules, each exposing `add_commands(subparsers)` that registers
 parsers with `set_defaults(func=...)`; `func(args)` returns the exit status. Modules of later
@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bench.checks",
     "bench.compare",
     "bench.merge",
+    "bench.ab",
     "bench.profile",
     "reports.cli",
 )
@@ -38,6 +39,7 @@ COMMAND_OWNER = {
     "verify": "bench.checks",
     "compare": "bench.compare",
     "merge": "bench.merge",
+    "ab": "bench.ab",
     "profile": "bench.profile",
     "report": "reports.cli",
 }

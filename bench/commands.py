@@ -134,17 +134,15 @@ def cmd_env(args: argparse.Namespace) -> int:
 # --- run ---------------------------------------------------------------------------------------
 
 
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """`run`'s flags. The configuration flags come from Config's declaration (bench.flags); a
-    flag left out keeps the preset's value."""
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that choose and time a sweep, shared by `run` and `ab`. The configuration
+    flags come from Config's declaration (bench.flags); a flag left out keeps the preset's
+    value."""
     p.add_argument(
         "--preset",
-        help="a named sweep (see --list-presets), or auto (paper on a GPU, smoke otherwise); "
+        help="a named sweep (see run --list-presets), or auto (paper on a GPU, smoke otherwise); "
         "the flags below override it (default: none: every implementation at the defaults "
         f"below, L {DEFAULT_LENGTHS})",
-    )
-    p.add_argument(
-        "--list-presets", action="store_true", help="print the presets and exit (default: off)"
     )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
@@ -164,6 +162,44 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     add_config_flags(p, skip=("seqlen",), default_text="the preset's, else {default}")
     p.add_argument(
         "--device", default="auto", help="auto (CUDA if present), cpu or cuda (default: auto)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=POSITIVE,
+        default=defaults.ROW_TIMEOUT_S,
+        metavar="SECONDS",
+        help="per-row limit; a row past it is status=timeout (default: %(default)g)",
+    )
+    p.add_argument(
+        "--target-time",
+        type=POSITIVE,
+        metavar="SECONDS",
+        help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
+    )
+    p.add_argument(
+        "--min-reps",
+        type=number(int, 1, MAX_SAMPLES),
+        default=defaults.MIN_REPS,
+        metavar="N",
+        help="timed calls per row, at least (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the float64 check, not advised (default: off: every row is checked)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or per-row lines, only the header and the summary (default: off)",
+    )
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """`run`'s flags: the sweep's (add_sweep_arguments) and the run's own."""
+    add_sweep_arguments(p)
+    p.add_argument(
+        "--list-presets", action="store_true", help="print the presets and exit (default: off)"
     )
     p.add_argument(
         "--devices",
@@ -189,26 +225,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "(default: no limit)",
     )
     p.add_argument(
-        "--timeout",
-        type=POSITIVE,
-        default=defaults.ROW_TIMEOUT_S,
-        metavar="SECONDS",
-        help="per-row limit; a row past it is status=timeout (default: %(default)g)",
-    )
-    p.add_argument(
-        "--target-time",
-        type=POSITIVE,
-        metavar="SECONDS",
-        help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
-    )
-    p.add_argument(
-        "--min-reps",
-        type=number(int, 1, MAX_SAMPLES),
-        default=defaults.MIN_REPS,
-        metavar="N",
-        help="timed calls per row, at least (default: %(default)s)",
-    )
-    p.add_argument(
         "--max-call-ms",
         type=POSITIVE,
         metavar="MS",
@@ -221,11 +237,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         help="keep running longer lengths after an OOM (default: off: they are skipped)",
     )
     p.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="skip the float64 check, not advised (default: off: every row is checked)",
-    )
-    p.add_argument(
         "--telemetry",
         action="store_true",
         help="sample GPU clocks, power, temperature and throttling during each row (default: off)",
@@ -234,11 +245,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--stages",
         action="store_true",
         help="also record the time of each named stage with torch.profiler (default: off)",
-    )
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar or per-row lines, only the header and the summary (default: off)",
     )
     add_executor_arguments(p)
 
@@ -266,7 +272,7 @@ def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
         changes.update(families=listed(args.family, "--family"), ops=())
     if args.seqlens is not None:
         changes["seqlens"] = parse_seqlens(args.seqlens)
-    if args.max_call_ms is not None:
+    if getattr(args, "max_call_ms", None) is not None:
         changes["max_call_ms"] = args.max_call_ms
     if args.target_time is not None:
         changes["target_s"] = args.target_time

@@ -10,7 +10,6 @@ import os
 import platform
 import shlex
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from bench import __version__, allocator, nvml
+from bench.gitrepo import commit_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,23 +34,8 @@ def package_version(name: str) -> str | None:
 
 
 def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args],
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
+    commit, dirty = commit_of(REPO_ROOT)
+    return {"git_commit": commit, "git_dirty": dirty}
 
 
 def cpu_model() -> str:

@@ -414,6 +414,12 @@ FIELDS: tuple[Field, ...] = (
         finite=True,
     ),
     Field("stage_error", str, "why the stage times are missing"),
+    Field(
+        "block_calls",
+        list,
+        "calls in each interleaved block, in order: samples_ms cut into blocks (hyena-bench ab)",
+        items=int,
+    ),
     # --- where it ran (sharded runs, several devices) ------------------------------------------
     Field("shard", str, "the shard k/n that measured it (run --shard, --executor); null: all"),
     Field("job_id", str, "the scheduler job that measured it (Slurm, submitit's local executor)"),

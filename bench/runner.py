@@ -114,13 +114,19 @@ class WorkerProcess:
         self.device, self.opts = device, opts
         self.proc: Any = None
         self.conn: Any = None
+        self.ready: dict[str, Any] = {}  # the worker's first message
+
+    def entry(self, child: Any) -> tuple[Callable[..., None], tuple[Any, ...]]:
+        """The process's target and its arguments (bench.ab_runner's sides start their own)."""
+        return worker.main, (child, self.device, self.opts)
 
     def start(self) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
+        target, args = self.entry(child)
         self.proc = ctx.Process(
-            target=worker.main,
-            args=(child, self.device, self.opts),
+            target=target,
+            args=args,
             daemon=True,
             name=f"hyena-bench-worker-{self.device}",
         )
@@ -133,7 +139,7 @@ class WorkerProcess:
                 f"worker for {self.device} did not start within {WORKER_START_TIMEOUT_S:g} s"
             )
         try:
-            self.conn.recv()
+            self.ready = self.conn.recv()
         except (EOFError, OSError):
             self.proc.join(5)
             reason = self.death()
@@ -162,6 +168,10 @@ class WorkerProcess:
 
     def submit(self, task: Task, timeout_s: float) -> dict[str, Any]:
         """The row fields for `task`, or a timeout/error status; restarts the worker as needed."""
+        return self.request((task.op, task.config.as_dict()), timeout_s)
+
+    def request(self, message: Any, timeout_s: float) -> dict[str, Any]:
+        """Send `message`, wait for the reply: a timeout or a dead worker becomes a status."""
         if self.proc is None or not self.proc.is_alive():
             try:
                 self.start()
@@ -169,7 +179,7 @@ class WorkerProcess:
                 return {"status": "error", "reason": str(exc)}
         pid = {"worker_pid": self.proc.pid}
         try:
-            self.conn.send((task.op, task.config.as_dict()))
+            self.conn.send(message)
             if self.conn.poll(timeout_s):
                 fields = {**self.conn.recv(), **pid}
                 if fields.get("worker_restarted"):

@@ -41,9 +41,11 @@ def test_crossing_takes_the_last_rise_and_reports_never_or_always():
     assert loglog_crossing([], []) is None
 
 
-def test_upper_half_keeps_the_middle_and_at_least_three_points():
+def test_upper_half_keeps_the_middle_and_at_least_four_points():
+    assert upper_half([7, 1, 2, 3, 4, 5, 6, 8, 9]) == [5, 6, 7, 8, 9]
     assert upper_half([7, 1, 2, 3, 4, 5, 6]) == [4, 5, 6, 7]
-    assert upper_half([1, 2, 3, 4]) == [2, 3, 4]
+    assert upper_half([1, 2, 3, 4, 5]) == [2, 3, 4, 5]  # the smoke preset's five lengths
+    assert upper_half([1, 2, 3]) == [1, 2, 3]  # all the run has
     assert upper_half([1, 2]) == [1, 2]
 
 
@@ -51,5 +53,24 @@ def test_slope_of_a_power_law_is_its_exponent():
     fit = loglog_slope([1024, 2048, 4096], [1.0, 4.0, 16.0])
     assert fit.exponent == pytest.approx(2.0, abs=1e-12)
     assert fit.stderr == pytest.approx(0.0, abs=1e-12)
-    assert math.isnan(loglog_slope([1, 2], [1.0, 2.0]).stderr)
+    assert fit.low == pytest.approx(2.0, abs=1e-9) and fit.high == pytest.approx(2.0, abs=1e-9)
+    two = loglog_slope([1, 2], [1.0, 2.0])
+    assert math.isnan(two.stderr) and math.isnan(two.low)
     assert loglog_slope([1], [1.0]) is None
+
+
+# Two-sided 95% quantiles of Student's t (printed tables): 1 and 2 degrees of freedom.
+T_975 = {1: 12.706, 2: 4.303}
+
+
+@pytest.mark.parametrize("points", [3, 4])
+def test_slope_interval_uses_the_t_distribution_with_n_minus_2_degrees_of_freedom(points):
+    """Three lengths leave one degree of freedom: the interval is 12.7 standard errors wide on
+    each side, not 1.96; four leave two (4.30)."""
+    lengths = [1024 * 2**i for i in range(points)]
+    noise = [1.0, 1.3, 0.8, 1.1][:points]
+    fit = loglog_slope(lengths, [n**1.5 * e for n, e in zip(lengths, noise, strict=True)])
+    half = (fit.high - fit.low) / 2
+    assert fit.stderr > 0
+    assert half / fit.stderr == pytest.approx(T_975[points - 2], rel=1e-3)
+    assert fit.low < fit.exponent < fit.high
