@@ -100,6 +100,15 @@ def survivors(work: Path) -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+def earlier_not_killed(work: Path) -> list[str]:
+    """Mutants that an earlier run in this working copy did not kill (none before a first run)."""
+    summary_file = work / "summary.json"
+    if not summary_file.exists():
+        return []
+    lines = json.loads(summary_file.read_text())["not_killed"]
+    return [line.split(":")[0] for line in lines if not line.endswith(": timeout")]
+
+
 def show(work: Path, names: list[str]) -> str:
     """The diffs of the given mutants (`mutmut show`), for reading the survivors."""
     env = {**os.environ, "PYTHONPATH": str(work)}
@@ -134,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget earlier results and run every mutant"
+    )
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
     args = parser.parse_args(argv)
     if args.list:
@@ -147,7 +159,14 @@ def main(argv: list[str] | None = None) -> int:
     for module in args.modules or list(TARGETS):
         work = prepare(module, TARGETS[module])
         print(f"== {module}: mutmut in {work.relative_to(ROOT)}", flush=True)
+        # mutmut keeps a mutant's old result while its function is unchanged, even when tests
+        # were added since: name the earlier survivors to run them again.
+        again = [] if args.fresh else earlier_not_killed(work)
+        if args.fresh:
+            shutil.rmtree(work / "mutants", ignore_errors=True)
         mutmut(work, "run", "--max-children", str(args.max_children))
+        if again:
+            mutmut(work, "run", "--max-children", str(args.max_children), *again)
         results.append(summary(module, work))
         (work / "summary.json").write_text(json.dumps(results[-1], indent=2) + "\n")
         names = [line.split(":")[0] for line in results[-1]["not_killed"]]  # type: ignore[union-attr]

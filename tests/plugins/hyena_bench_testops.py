@@ -1,8 +1,8 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, a hard crash of the worker, a hang past the timeout), a wrong one, and
-`test-planted-*`: real implementations made slower on request, for the speed gate's tests.
+(an injected OOM, an exception, a hard crash of the worker, a hang past the timeout), a wrong
+one, and `test-planted-*`: real implementations made slower on request, for the speed gate's tests.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
 
 def _oom() -> None:
     raise torch.cuda.OutOfMemoryError("CUDA out of memory. (injected by test-oom)")
+
+
+def _raise() -> None:
+    raise RuntimeError("injected by test-error")
 
 
 def _exit() -> None:
@@ -125,6 +129,7 @@ def specs() -> list[OperatorSpec]:
         *(_planted_spec(name) for name in PLANTED),
         _spec("plugin-fft", None, "the FFT convolution, registered through an entry point"),
         _spec("test-oom", _oom, "test only: raises torch.cuda.OutOfMemoryError at L >= 512"),
+        _spec("test-error", _raise, "test only: raises RuntimeError at L >= 512"),
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
