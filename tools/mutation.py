@@ -169,8 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             mutmut(work, "run", "--max-children", str(args.max_children), *again)
         results.append(summary(module, work))
         (work / "summary.json").write_text(json.dumps(results[-1], indent=2) + "\n")
-        names = [line.split(":")[0] for line in results[-1]["not_killed"]]  # type: ignore[union-attr]
-        (work / "not_killed.diff").write_text(show(work, names))
+        lines = results[-1]["not_killed"]
+        names = [ln.split(":")[0] for ln in lines if ln.endswith(": survived")]  # type: ignore[union-attr]
+        (work / "survived.diff").write_text(show(work, names))
     print("\nmodule                      killed/total  score  not killed")
     for r in results:
         score = "-" if r["score"] is None else f"{r['score']:.0%}"

@@ -138,9 +138,12 @@ def test_measure_dispatches_by_device(clock, monkeypatch):
 )
 def test_l2_flush_buffer_is_twice_the_l2_and_at_least_256_mib(monkeypatch, l2_bytes, flush_bytes):
     props = SimpleNamespace() if l2_bytes is None else SimpleNamespace(L2_cache_size=l2_bytes)
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: props)
-    buffer = timing.l2_flush_buffer(torch.device("cpu"))  # torch.empty: no pages touched
+    asked = []
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda d: asked.append(d) or props)
+    meta = torch.device("meta")  # a device without storage: the size is checked, not allocated
+    buffer = timing.l2_flush_buffer(meta)
     assert buffer.numel() == flush_bytes and buffer.dtype == torch.int8
+    assert buffer.device == meta and asked == [meta]
 
 
 # --- statistics of a sample set whose median and mean differ -------------------------------------
