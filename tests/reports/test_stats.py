@@ -79,7 +79,8 @@ def lognormal(n, scale, seed):
         (lognormal(40, 6.0, 3), [2.0]),  # one sample: only the other side's spread
         ([5.0], lognormal(25, 2.0, 4)),
         (lognormal(2, 6.0, 5), [2.0]),  # two samples against one
-        ([6.0, 6.0], lognormal(2, 2.0, 6)),  # no spread on one side: the other's only
+        ([6.0], lognormal(2, 2.0, 6)),  # one sample against two
+        ([6.0, 6.0], lognormal(3, 2.0, 9)),  # no spread on one side: the other's only
     ],
 )
 def test_interval_matches_an_independent_bootstrap(base, subject):
@@ -121,3 +122,14 @@ def test_crossing_uses_the_last_point_below_one():
 
 def test_slope_names_its_lengths():
     assert loglog_slope([1024.0, 2048.0, 4096.0], [1.0, 3.0, 9.0]).lengths == (1024, 2048, 4096)
+
+
+def test_object_columns_are_read_as_numbers():
+    """A pandas column that once held None keeps dtype object after dropna(); numpy's log and
+    scipy's bootstrap refuse object arrays, so the numbers must be converted."""
+    lengths = np.array([1024, 2048, 4096], dtype=object)
+    ratio = np.array([0.5, 0.8, 2.0], dtype=object)
+    assert loglog_crossing(lengths, ratio) == loglog_crossing([1024, 2048, 4096], [0.5, 0.8, 2.0])
+    base = np.array(lognormal(10, 6.0, 10), dtype=object)
+    subject = np.array(lognormal(10, 2.0, 11), dtype=object)
+    assert bootstrap_ratio(base, subject) == bootstrap_ratio(list(base), list(subject))
