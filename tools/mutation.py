@@ -37,7 +37,10 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "reports.claims": ("tests/reports/test_numbers.py",),
     "reports.tables": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
     "reports.selection": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
-    "operators.reference": ("tests/operators/test_reference.py",),
+    "operators.reference": (
+        "tests/operators/test_reference.py",
+        "tests/operators/test_safari_layout.py",
+    ),
     "bench.compare": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
     "bench.comparison": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
     "bench.store": ("tests/bench/test_store.py", "tests/bench/test_record.py"),
@@ -139,6 +142,25 @@ def summary(module: str, work: Path) -> dict[str, object]:
     }
 
 
+def markdown_table() -> str:
+    """One line per module with results in .mutation/: the counts as mutmut reports them."""
+    lines = [
+        "| module | mutants | killed | timeout | survived | no tests | killed+timeout |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for module in TARGETS:
+        path = WORK / module / "summary.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        caught = r["killed"] + r["timeout"]
+        lines.append(
+            f"| {module} | {r['total']} | {r['killed']} | {r['timeout']} | {r['survived']} "
+            f"| {r['no_tests']} | {caught / r['total']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
@@ -146,11 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fresh", action="store_true", help="forget earlier results and run every mutant"
     )
+    parser.add_argument(
+        "--table", action="store_true", help="print the last results as a markdown table"
+    )
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in TARGETS.items():
             print(f"{module}: {' '.join(tests)}")
+        return 0
+    if args.table:
+        print(markdown_table())
         return 0
     unknown = [m for m in args.modules if m not in TARGETS]
     if unknown:
