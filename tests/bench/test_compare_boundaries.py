@@ -141,18 +141,49 @@ def test_u_test_is_asked_from_five_samples_on_each_side():
     assert p == pytest.approx(ref)
 
 
+EMPTY = r"^compare_samples needs at least one sample on each side$"
+NOT_POSITIVE = r"^compare_samples needs positive medians$"
+
+
 @pytest.mark.parametrize(
     ("base", "new", "message"),
     [
-        ([], [1.0], "at least one sample"),
-        ([1.0], [], "at least one sample"),
-        ([0.0, 0.0, 1.0], [1.0], "positive medians"),
-        ([1.0], [-1.0], "positive medians"),
+        ([], [1.0], EMPTY),
+        ([1.0], [], EMPTY),
+        ([0.0, 0.0, 1.0], [1.0], NOT_POSITIVE),
+        ([1.0], [0.0, 0.0, 1.0], NOT_POSITIVE),
+        ([1.0], [-1.0], NOT_POSITIVE),
     ],
 )
 def test_unusable_samples_are_refused(base, new, message):
     with pytest.raises(ValueError, match=message):
         stats.compare_samples(base, new, 0.99)
+
+
+def test_medians_below_one_millisecond_are_fine():
+    e = stats.compare_samples([0.5, 0.25, 0.75], [0.125, 0.25, 0.5], 0.99)
+    assert e.ratio == 0.5
+
+
+def test_interval_is_the_percentiles_of_the_seeded_resample_stream():
+    """An independent restatement of the interval: the seeded generator draws every resample of
+    NEW, then every resample of BASE (one draw per side gives the same stream as the blocks)."""
+    rng = np.random.default_rng(1)
+    base, new = rng.lognormal(0, 0.3, 23), rng.lognormal(0.2, 0.3, 31)
+    resamples = stats.BOOTSTRAP_BLOCK * 2 + 500  # three blocks, the last one partial
+    stream = np.random.default_rng(stats.BOOTSTRAP_SEED)
+    new_medians = np.median(new[stream.integers(0, new.size, (resamples, new.size))], axis=1)
+    base_medians = np.median(base[stream.integers(0, base.size, (resamples, base.size))], axis=1)
+    expected = np.percentile(new_medians / base_medians, [0.5, 99.5])
+    got = stats.bootstrap_ratio_interval(base, new, 0.99, resamples)
+    assert got == pytest.approx(tuple(expected), rel=1e-12)
+
+
+def test_object_arrays_are_read_as_numbers():
+    """A pandas column that once held None has dtype object; the U test refuses those."""
+    base, new = lognormal_pair(seed=9)
+    as_objects = stats.compare_samples(base.astype(object), new.astype(object), 0.99)
+    assert as_objects == stats.compare_samples(base, new, 0.99)
 
 
 def test_counts_are_recorded():
