@@ -303,10 +303,11 @@ def check_out(out: Path, resume: bool) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bench import envinfo
+    from bench import allocator, envinfo
     from bench.progress import Progress
     from bench.runner import Runner, RunOptions, WorkerStartError, plan
     from bench.timing import TimingOptions
+    from bench.verification import BUDGET_SHARE_OF_TIMEOUT
     from bench.worker import MeasureOptions
     from operators import capabilities
 
@@ -322,6 +323,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError(f"--dtype bf16 does not run on {device} (needs compute capability 8.0)")
     if args.cuda_graph and device.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device")
+    try:
+        allocator.chosen()
+    except allocator.AllocatorError as exc:
+        raise UsageError(str(exc)) from None
     devices = parse_devices(args, device)
     if args.telemetry:
         from bench.telemetry import unavailable_message
@@ -344,7 +349,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         time_budget_s=args.time_budget,
         oom_skip=not args.no_oom_skip,
         measure=MeasureOptions(
-            timing=timing, verify=not args.no_verify, telemetry=args.telemetry, stages=args.stages
+            timing=timing,
+            verify=not args.no_verify,
+            telemetry=args.telemetry,
+            stages=args.stages,
+            verify_budget_s=args.timeout * BUDGET_SHARE_OF_TIMEOUT,  # the check leaves the rest
         ),
         env_extra={"preset": args.preset, "sweep": sweep.as_dict(), "shard": args.shard},
     )

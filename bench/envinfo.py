@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from bench import __version__, nvml
+from bench import __version__, allocator, nvml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -110,21 +110,35 @@ def collect(device: torch.device, argv: list[str] | None = None, **extra: Any) -
         "cpu": {
             "model": cpu_model(),
             "threads": os.cpu_count(),
+            "available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
             "torch_threads": torch.get_num_threads(),
+            "allocator": allocator.describe(device.type),
         },
+        "load": {"start": load_average(), "end": None},
         "env_vars": {
             k: v
             for k, v in os.environ.items()
-            if k.startswith(("CUDA_", "TRITON_", "OMP_", "HYENA_BENCH_"))
+            if k.startswith(("CUDA_", "TRITON_", "OMP_", "HYENA_BENCH_", "MALLOC_"))
         },
     }
     record.update(extra)
     return record
 
 
+def load_average() -> dict[str, float] | None:
+    """The host's load averages over 1, 5 and 15 minutes (runnable and waiting processes): above
+    the CPU count, other work competed with the measurements."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return None
+    return {"1m": round(one, 2), "5m": round(five, 2), "15m": round(fifteen, 2)}
+
+
 def finish(record: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """Add the end time and the GPU state at the end."""
+    """Add the end time, the load and the GPU state at the end."""
     record = dict(record)
     record["finished_at"] = now()
+    record["load"] = {**(record.get("load") or {}), "end": load_average()}
     record["nvml"] = {**record.get("nvml", {}), "end": nvml_state(device)}
     return record

@@ -1,4 +1,5 @@
-"""Peak memory of one call, above what was allocated before it (inputs and weights).
+"""Peak memory of one call, above what was allocated before it (inputs and weights), and what a
+failed allocation looks like (`is_oom`).
 
 CUDA: torch's caching allocator statistics (reset the peak, read max_memory_allocated).
 CPU, best effort: the process's resident-set high-water mark (VmHWM) above its resident set
@@ -87,10 +88,30 @@ class _Tracker:
         return _proc_status()["VmHWM"]
 
 
+def is_oom(exc: BaseException) -> bool:
+    """Is `exc` an allocation that failed (CUDA or CPU)? Such a failure is a result (status oom),
+    not an error."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "out of memory" in text or "DefaultCPUAllocator: can't allocate" in text
+    )
+
+
 def measure_peak(
-    forward: Callable[[], Any], backward: Callable[[Any], None] | None, device: torch.device
+    forward: Callable[[], Any],
+    backward: Callable[[Any], None] | None,
+    device: torch.device,
+    before: Callable[[], None] | None = None,
 ) -> PeakMemory:
-    """Peak bytes above the starting allocation during forward, and during backward."""
+    """Peak bytes above the starting allocation during forward, and during backward.
+
+    `before` runs before the starting allocation is read: e.g. dropping the gradients a timed
+    step left behind, which would otherwise count in the baseline and be freed inside the
+    measured window (hiding that much of the backward's peak)."""
+    if before is not None:
+        before()
     tracker = _Tracker(device)
     if not tracker.reset():
         return PeakMemory(None, None, None, "unavailable (cannot reset the peak RSS)")

@@ -119,8 +119,9 @@ def describe(op: str, config: Config, device: torch.device, reps: int) -> str:
 def run_profile(
     spec: OperatorSpec, config: Config, device: torch.device, reps: int
 ) -> torch.profiler.profile:
+    from bench.memory import is_oom
     from bench.stages import profile_case
-    from bench.worker import is_oom, one_line
+    from bench.worker import one_line
 
     try:
         case = spec.build(config, device, stages=True)

@@ -27,7 +27,14 @@ def describe(row: dict[str, Any]) -> str:
     if row["status"] == "ok":
         mem = row.get("peak_mem_bytes")
         mem_text = f"{mem / 2**20:9.1f} MiB" if mem is not None else "      n/a"
-        check = "verified" if row.get("verified") else f"NOT verified ({row.get('max_rel_err')})"
+        verified = row.get("verified")
+        check = (
+            "verified"
+            if verified
+            else "not checked"
+            if verified is None
+            else f"NOT verified ({row.get('max_rel_err')}, gradients {row.get('max_rel_err_grad')})"
+        )
         return (
             f"{head} {row['latency_ms_median']:10.3f} ms  [p10 {row['latency_ms_p10']:.3f}"
             f" p90 {row['latency_ms_p90']:.3f}, n={row['reps']}]  {mem_text}  {check}"

@@ -20,13 +20,14 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, record, store, worker
+from bench import allocator, envinfo, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
 from bench.sweep import Sweep
 from operators import registry
 from operators.config import Config
 
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
+WORKER_EXIT_WAIT_S = 10.0  # a worker that announced its exit has only to return; then it is killed
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ class WorkerProcess:
             daemon=True,
             name=f"hyena-bench-worker-{self.device}",
         )
-        self.proc.start()
+        with allocator.worker_environment(torch.device(self.device).type):
+            self.proc.start()
         child.close()
         if not self.conn.poll(WORKER_START_TIMEOUT_S):
             self.stop()
@@ -134,6 +136,12 @@ class WorkerProcess:
             self.proc.join(5)
         self.proc = None
 
+    def retire(self) -> None:
+        """Wait for a worker that announced its exit, so no task is sent to it."""
+        if self.proc is not None:
+            self.proc.join(WORKER_EXIT_WAIT_S)
+        self.stop()
+
     def death(self) -> str:
         code = self.proc.exitcode if self.proc is not None else None
         if code is not None and code < 0:
@@ -150,7 +158,10 @@ class WorkerProcess:
         try:
             self.conn.send((task.op, task.config.as_dict()))
             if self.conn.poll(timeout_s):
-                return self.conn.recv()
+                fields = self.conn.recv()
+                if fields.get("worker_restarted"):
+                    self.retire()  # it exits after a CUDA error: the next task gets a new one
+                return fields
             self.stop()
             return {
                 "status": "timeout",

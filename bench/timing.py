@@ -2,11 +2,15 @@
 around each call, optional CUDA-graph replay. CPU: host perf_counter around each call.
 
 Both repeat until a target time AND a minimum count are reached and keep every sample; the
-statistics are derived from the samples (`Measurement`), never stored instead of them.
+statistics are derived from the samples (`Measurement`), never stored instead of them. Both also
+count the process's minor page faults over the timed calls: on a CPU a call that faults in fresh
+pages every time (large tensors the allocator hands back to the OS between calls) measures the
+kernel's page-zeroing as much as the operator.
 """
 
 from __future__ import annotations
 
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -26,6 +30,7 @@ class Measurement:
 
     samples_ms: tuple[float, ...]
     timer: str
+    minor_faults_per_call: float | None = None  # getrusage ru_minflt over the timed calls
 
     @property
     def reps(self) -> int:
@@ -89,10 +94,16 @@ def warm_up(fn: Callable[[], object], opts: TimingOptions, sync: Callable[[], No
     return last
 
 
+def minor_faults() -> int:
+    """Minor page faults of this process so far (pages mapped in without disk I/O)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) -> Measurement:
     """Host timer: perf_counter around each call, repeated to target_s and min_reps."""
     warm_up(fn, opts, lambda: None)
     samples: list[float] = []
+    faults = minor_faults()
     start = time.perf_counter()
     while len(samples) < opts.min_reps or (
         time.perf_counter() - start < opts.target_s and len(samples) < opts.max_reps
@@ -100,12 +111,13 @@ def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) ->
         t0 = time.perf_counter()
         fn()
         samples.append((time.perf_counter() - t0) * 1e3)
+    faults = minor_faults() - faults
     timer = (
         f"host perf_counter per call, {torch.get_num_threads()} torch threads, "
         f">= {opts.min_reps} reps and >= {opts.target_s:g} s after >= {WARMUP_CALLS} "
         f"warm-up calls"
     )
-    return Measurement(tuple(samples), timer)
+    return Measurement(tuple(samples), timer, faults / len(samples))
 
 
 def l2_flush_buffer(device: torch.device) -> torch.Tensor:
@@ -128,18 +140,30 @@ def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[]
 
 
 def time_cuda(
-    fn: Callable[[], object], device: torch.device, opts: TimingOptions = TimingOptions()
+    fn: Callable[[], object],
+    device: torch.device,
+    opts: TimingOptions = TimingOptions(),
+    flush: torch.Tensor | None = None,
 ) -> Measurement:
-    """CUDA events around each call (or graph replay), L2 flushed before each, outside timing."""
+    """CUDA events around each call (or graph replay), L2 flushed before each, outside timing.
+
+    The flush buffer (`flush`, e.g. held by the worker for its lifetime, or else allocated here)
+    exists before the first warm-up call: allocated after it, it could be the allocation that
+    runs out of memory, and the OOM would be blamed on the operator (and skip its longer
+    lengths)."""
     sync = torch.cuda.synchronize
+    if opts.flush_l2 and flush is None:
+        flush = l2_flush_buffer(device)
+    elif not opts.flush_l2:
+        flush = None
     estimate = warm_up(fn, opts, sync)
     call = capture_graph(fn, device) if opts.cuda_graph else fn
     if opts.cuda_graph:
         estimate = warm_up(call, opts, sync)
-    flush = l2_flush_buffer(device) if opts.flush_l2 else None
     reps = _reps_for(estimate, opts)
     starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
     ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    faults = minor_faults()
     for start, end in zip(starts, ends, strict=True):
         if flush is not None:
             flush.zero_()
@@ -147,6 +171,7 @@ def time_cuda(
         call()
         end.record()
     sync()
+    faults = minor_faults() - faults
     samples = tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
     timer = (
         f"CUDA events per call{' (CUDA graph replay)' if opts.cuda_graph else ''}, "
@@ -154,14 +179,18 @@ def time_cuda(
         f"{reps} reps sized to {opts.target_s:g} s (>= {opts.min_reps}) after >= "
         f"{WARMUP_CALLS} warm-up calls and {opts.warmup_s:g} s"
     )
-    return Measurement(samples, timer)
+    return Measurement(samples, timer, faults / reps)
 
 
 def measure(
-    fn: Callable[[], object], device: torch.device, opts: TimingOptions = TimingOptions()
+    fn: Callable[[], object],
+    device: torch.device,
+    opts: TimingOptions = TimingOptions(),
+    flush: torch.Tensor | None = None,
 ) -> Measurement:
+    """Time `fn` on `device`; `flush` is the L2-flush buffer to use on CUDA (see time_cuda)."""
     if device.type == "cuda":
-        return time_cuda(fn, device, opts)
+        return time_cuda(fn, device, opts, flush)
     if opts.cuda_graph:
         raise ValueError("CUDA graphs need a CUDA device")
     return time_cpu(fn, opts)

@@ -1,9 +1,12 @@
 """Measuring one (implementation, config) in a worker process: check support, verify against the
-float64 reference at a reduced size, time, measure peak memory and energy, return the row fields.
+float64 reference at the timed shape (bench.verification), time, measure peak memory and energy,
+and note how far the row can be trusted (host load, page faults); return the row fields.
 
 Runs inside a spawned subprocess (bench.runner), so a CUDA fault or a hard crash costs one row.
-Every failure becomes a status (oom, error, skipped) with its reason; nothing here prints. The
-fields it returns are declared in bench.record; the runner checks each row against it.
+Every failure becomes a status (oom, error, skipped) with its reason; nothing here prints. After a
+CUDA error that is not an OOM the worker exits once the row is sent (a sticky CUDA error would
+poison every later row); the runner starts a fresh one. The fields it returns are declared in
+bench.record; the runner checks each row against it.
 """
 
 from __future__ import annotations
@@ -19,17 +22,30 @@ from typing import Any
 import torch
 
 from bench import envinfo, nvml
-from bench.memory import measure_peak
+from bench.memory import is_oom, measure_peak
 from bench.record import Row
-from bench.timing import Measurement, TimingOptions, measure
+from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
+from bench.verification import DEFAULT_BUDGET_S, Checker
 from operators import registry
 from operators.config import Config
 from operators.registry import OperatorSpec
-from operators.verify import Verification, verify
 
-VERIFY_MAX_BATCH = 2  # verification runs at a reduced size: the float64 reference is slow
-VERIFY_MAX_SEQLEN = 2048
 ENERGY_WINDOW_S = 0.15  # NVML's energy counter needs a window of >= 100 ms to be meaningful
+# Text of errors from the CUDA runtime, driver and libraries (not OOM): after one of these the
+# context may be unusable for every later call, so the worker is replaced.
+CUDA_ERROR_MARKERS = (
+    "CUDA error",
+    "CUDA driver error",
+    "CUBLAS_STATUS",
+    "CUDNN_STATUS",
+    "cuDNN error",
+    "cuFFT error",
+    "CUFFT_",
+    "device-side assert",
+    "illegal memory access",
+    "Triton Error [CUDA]",
+    "AcceleratorError",
+)
 
 
 @dataclass(frozen=True)
@@ -39,15 +55,7 @@ class MeasureOptions:
     energy: bool = True
     telemetry: bool = False
     stages: bool = False
-
-
-def is_oom(exc: BaseException) -> bool:
-    if isinstance(exc, torch.cuda.OutOfMemoryError | MemoryError):
-        return True
-    text = str(exc)
-    return isinstance(exc, RuntimeError) and (
-        "out of memory" in text or "DefaultCPUAllocator: can't allocate" in text
-    )
+    verify_budget_s: float = DEFAULT_BUDGET_S  # bench.verification: the check's time budget
 
 
 def one_line(exc: BaseException) -> str:
@@ -55,10 +63,29 @@ def one_line(exc: BaseException) -> str:
     return f"{exc.__class__.__name__}: {first}"[:500]
 
 
-def reduced(config: Config) -> Config:
-    return config.replace(
-        batch=min(config.batch, VERIFY_MAX_BATCH), seqlen=min(config.seqlen, VERIFY_MAX_SEQLEN)
-    )
+def poisons_context(exc: BaseException, device: torch.device) -> bool:
+    """A CUDA error that is not an OOM (by its text, or because the device no longer answers a
+    tiny call afterwards): the worker must not measure another row in this process."""
+    if is_oom(exc):
+        return False
+    text = f"{exc.__class__.__name__}: {exc}"
+    if any(marker in text for marker in CUDA_ERROR_MARKERS):
+        return True
+    if device.type != "cuda":
+        return False
+    try:
+        torch.cuda.synchronize(device)
+        torch.ones(1, device=device).add_(1).item()
+    except Exception:
+        return True
+    return False
+
+
+def load_1m() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
 
 
 def energy_per_call(
@@ -82,49 +109,44 @@ def energy_per_call(
 
 
 class Worker:
-    """Measures tasks on one device, caching verification results per reduced config."""
+    """Measures tasks on one device; the checker remembers the float64 checks made."""
 
     def __init__(self, device: torch.device, opts: MeasureOptions) -> None:
         self.device, self.opts = device, opts
-        self._verified: dict[tuple[str, Config], Verification] = {}
+        self.checker = Checker(device, opts.verify_budget_s)
+        self.exit_after_row = False  # set after a CUDA error: the process must be replaced
+        # The L2-flush buffer lives as long as the worker, allocated before any case: it can
+        # never be the allocation that runs out of memory inside an operator's row.
+        self.flush = (
+            l2_flush_buffer(device) if device.type == "cuda" and opts.timing.flush_l2 else None
+        )
 
     def sync(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def check(self, spec: OperatorSpec, config: Config) -> Verification:
-        key = (spec.name, reduced(config))
-        if key not in self._verified:
-            case = spec.build(key[1], self.device)
-            try:
-                self._verified[key] = verify(case)
-            finally:
-                del case
-        return self._verified[key]
-
     def measure(self, spec: OperatorSpec, config: Config) -> Row:
         fields: Row = {}
         if self.opts.verify:
-            v = self.check(spec, config)
-            fields.update(
-                max_rel_err=v.max_rel_err,
-                verified=v.passed,
-                verify_batch=reduced(config).batch,
-                verify_seqlen=reduced(config).seqlen,
-            )
+            fields.update(self.checker.check(spec, config).fields())
+        else:
+            fields.update(verified=None, verify_reason="not checked: run with --no-verify")
         case = spec.build(config, self.device)
         step = case.step
         sampler = self._telemetry()
         if sampler is not None:
             with sampler:
-                m = measure(step, self.device, self.opts.timing)
+                m = measure(step, self.device, self.opts.timing, self.flush)
             summary = sampler.summary()
             fields.update(telemetry=summary, throttled=summary.get("throttled"))
         else:
-            m = measure(step, self.device, self.opts.timing)
+            m = measure(step, self.device, self.opts.timing, self.flush)
         fields.update(self._latency(m, spec, config))
         peak = measure_peak(
-            case.forward, case.backward if config.mode == "fwd_bwd" else None, self.device
+            case.forward,
+            case.backward if config.mode == "fwd_bwd" else None,
+            self.device,
+            before=case.clear_grads,
         )
         fields.update(
             peak_mem_bytes=peak.total_bytes,
@@ -159,7 +181,10 @@ class Worker:
     def _latency(m: Measurement, spec: OperatorSpec, config: Config) -> Row:
         seconds = m.median / 1e3
         flops, nbytes = spec.flops(config), spec.bytes(config)
+        issued = spec.issued_flops(config) if spec.issued_flops is not None else None
         return {
+            "flops_issued": issued,
+            "tflops_issued": issued / seconds / 1e12 if issued is not None else None,
             "reps": m.reps,
             "latency_ms_median": m.median,
             "latency_ms_p10": m.p10,
@@ -172,6 +197,7 @@ class Worker:
             "tokens_per_s": config.batch * config.seqlen / seconds,
             "timer": m.timer,
             "noisy": m.noisy,
+            "minor_faults_per_call": m.minor_faults_per_call,
         }
 
     def run(self, op: str, config: Config) -> Row:
@@ -182,6 +208,7 @@ class Worker:
             "reason": "",
             "cuda_graph": self.opts.timing.cuda_graph,
             "threads": torch.get_num_threads(),
+            "load_1m_start": load_1m(),
         }
         t0 = time.perf_counter()
         try:
@@ -193,11 +220,18 @@ class Worker:
                 row.update(self.measure(spec, config))
         except Exception as exc:
             row.update(status="oom" if is_oom(exc) else "error", reason=one_line(exc))
+            if poisons_context(exc, self.device):
+                self.exit_after_row = True
+                row["worker_restarted"] = True
         finally:
             gc.collect()
-            if self.device.type == "cuda":
+            if self.device.type == "cuda" and not self.exit_after_row:
                 torch.cuda.empty_cache()
-        row.update(finished_at=envinfo.now(), wall_s=round(time.perf_counter() - t0, 3))
+        row.update(
+            finished_at=envinfo.now(),
+            wall_s=round(time.perf_counter() - t0, 3),
+            load_1m_end=load_1m(),
+        )
         return row
 
 
@@ -217,3 +251,5 @@ def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
             return
         op, config = message
         conn.send(worker.run(op, Config(**config)))
+        if worker.exit_after_row:
+            return  # a CUDA error may have poisoned this process; the runner starts a new one

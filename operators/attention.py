@@ -145,9 +145,17 @@ def build_case(
 
 
 def attention_spec(
-    name: str, kernel_factory: Callable[[], Kernel], layout: str, detail: str, **kwargs: object
+    name: str,
+    kernel_factory: Callable[[], Kernel],
+    layout: str,
+    detail: str,
+    *,
+    skips_masked: bool = True,
+    **kwargs: object,
 ) -> OperatorSpec:
-    """Register one attention implementation; `kernel_factory` runs only when a case is built."""
+    """Register one attention implementation; `kernel_factory` runs only when a case is built.
+    `skips_masked`: the kernel skips the score blocks above the diagonal (counts the issued
+    FLOPs: counts.attention_issued_flops)."""
 
     def build(config: Config, device: torch.device, stages: bool = False) -> Case:
         return build_case(kernel_factory(), layout, config, torch.device(device), stages)
@@ -160,6 +168,9 @@ def attention_spec(
             flops=counts.attention_flops,
             bytes=counts.attention_bytes,
             detail=detail,
+            issued_flops=functools.partial(
+                counts.attention_issued_flops, skips_masked=skips_masked
+            ),
             **kwargs,
         )
     )
@@ -213,6 +224,7 @@ def _sdpa_spec(short: str) -> None:
         BHLD,
         f"torch.nn.functional.scaled_dot_product_attention pinned to SDPBackend.{backend.name} "
         f"(torch {torch.__version__}); never falls back to another backend",
+        skips_masked=backend != SDPBackend.MATH,  # the math backend materialises all L² scores
         probe=probe,
         limits=limits,
     )
@@ -281,6 +293,7 @@ attention_spec(
     lambda: dense_attention,
     BHLD,
     "materialised L x L scores, causal mask, softmax, in plain PyTorch ops (standard attention)",
+    skips_masked=False,
 )
 for _short in SDPA_BACKENDS:
     _sdpa_spec(_short)

@@ -42,9 +42,13 @@ class Case:
         """Tensors that receive gradients in fwd_bwd mode (inputs and parameters)."""
         return [t for t in (*self.inputs, *self.module.parameters()) if t.requires_grad]
 
-    def backward(self, out: torch.Tensor) -> None:
+    def clear_grads(self) -> None:
+        """Drop the gradients of the last step (a measurement's baseline must not hold them)."""
         for t in self.leaves():
-            t.grad = None  # no accumulation: each step computes fresh gradients
+            t.grad = None
+
+    def backward(self, out: torch.Tensor) -> None:
+        self.clear_grads()  # no accumulation: each step computes fresh gradients
         out.backward(self.grad_output)
 
     def step(self) -> None:

@@ -218,16 +218,32 @@ def build_case(
     )
 
 
+def issued_flops(conv: counts.ConvIssued | None) -> Callable[[Config], float | None]:
+    """The layer's (or core's) issued FLOPs around a convolution that issues `conv(config)`;
+    None throughout when the convolution's work is not counted."""
+
+    def count(config: Config) -> float | None:
+        if conv is None:
+            return None
+        widths = (EMB_DIM, FILTER_ORDER, FILTER_INNER_LAYERS)
+        return counts.hyena_issued_flops(config, conv, widths, SHORT_KERNEL)
+
+    return count
+
+
 def register_longconv(
     strategy: str,
     long_conv: LongConv | Callable[[], LongConv],
     detail: str,
     *,
     lazy: bool = False,
+    issued: counts.ConvIssued | None = None,
     **kwargs: object,
 ) -> OperatorSpec:
     """Register `hyena-<strategy>`: the Hyena operator with this long convolution.
-    With `lazy=True`, `long_conv` is a factory called when a case is built."""
+    With `lazy=True`, `long_conv` is a factory called when a case is built. `issued(config)`
+    counts the FLOPs one call of the convolution issues (counts.fft_conv_issued, ...); without
+    it, rows have no issued-FLOPs figure."""
 
     def build(config: Config, device: torch.device, stages: bool = False) -> Case:
         conv = long_conv() if lazy else long_conv
@@ -241,6 +257,7 @@ def register_longconv(
             flops=counts.hyena_flops,
             bytes=counts.hyena_bytes,
             detail=detail,
+            issued_flops=issued_flops(issued),
             **kwargs,
         )
     )

@@ -11,7 +11,7 @@ import importlib
 import importlib.metadata
 import types
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -53,9 +53,13 @@ class OperatorSpec:
 
     `build(config, device, stages=False)` returns a ready-to-call `Case` (inputs allocated,
     weights initialised, seeded). `flops(config)` / `bytes(config)` are the analytic work and
-    minimum memory traffic of the function the family computes. `probe(device)` is an optional
-    finer availability check (e.g. a tiny real call), returning a reason or None; `limits(config,
-    device)` says why one config cannot run (a reason, or None).
+    minimum memory traffic of the function the family computes; `issued_flops(config)` is the
+    work the implementation's code actually runs (None: not counted). `probe(device)` is an
+    optional finer availability check (e.g. a tiny real call), returning a reason or None;
+    `limits(config, device)` says why one config cannot run (a reason, or None).
+    `verify_batch(config)` is the smallest batch at which the implementation runs the same
+    kernel variant and plan as at `config.batch` (default 1: nothing it runs depends on the
+    batch size); the runner checks each row against float64 at that batch and the row's length.
     """
 
     name: str
@@ -70,6 +74,14 @@ class OperatorSpec:
     limits: Callable[[Config, torch.device], str | None] | None = None
     source: str = "builtin"
     extra: dict[str, object] = field(default_factory=dict, compare=False)
+    issued_flops: Callable[[Config], float | None] | None = None
+    verify_batch: Callable[[Config], int] | None = None
+
+    def verify_config(self, config: Config) -> Config:
+        """The shape of the float64 check for a row timed at `config`: the same length, level,
+        dtype and mode, at the smallest batch that runs what the row times."""
+        batch = self.verify_batch(config) if self.verify_batch is not None else 1
+        return config.replace(batch=max(1, min(batch, config.batch)))
 
     def available(self, device: torch.device | str | None = None) -> Availability:
         """Can this implementation run on `device` (default: CUDA if present, else CPU)?"""
@@ -158,6 +170,21 @@ def get(name: str) -> OperatorSpec:
         known = ", ".join(_TABLE)
         hint = did_you_mean(name, _TABLE)
         raise KeyError(f"unknown operator {name!r}{hint}; known: {known}") from None
+
+
+def same_variant_batch(variant: Callable[[Config], Hashable]) -> Callable[[Config], int]:
+    """A `verify_batch` hook from `variant(config)`, which names what the implementation runs
+    for a config (a kernel, its compile-time block sizes, a plan): the smallest batch whose
+    variant is the timed batch's."""
+
+    def smallest(config: Config) -> int:
+        timed = variant(config)
+        for batch in range(1, config.batch):
+            if variant(config.replace(batch=batch)) == timed:
+                return batch
+        return config.batch
+
+    return smallest
 
 
 def available_specs(device: torch.device | str | None = None) -> list[OperatorSpec]:

@@ -8,6 +8,7 @@ Claims are evaluated on layer-level forward rows (the paper's setup), separately
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -26,6 +27,8 @@ CLAIM_GROUP = ("device_label", "batch", "d_model", "dtype")
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = "reproduced", "not reproduced", "inconclusive"
 NOT_MEASURABLE = "not measurable here"
 PAPER_OOM = "oom"
+# The reason the runner gives a row it skips after an OOM at a shorter length.
+SKIPPED_AFTER_OOM = re.compile(r"ran out of memory at L=(\d+)")
 
 
 @dataclass(frozen=True)
@@ -143,13 +146,27 @@ def spec_ops(group: pd.DataFrame, spec: str) -> set[str]:
     return {spec}
 
 
+def out_of_memory_from(row: Any) -> int | None:
+    """The length at which the row's implementation ran out of memory: its own, or the one its
+    skip names (the runner skips longer lengths after an OOM: bench/runner.py)."""
+    if row.status == "oom":
+        return int(row.seqlen)
+    found = SKIPPED_AFTER_OOM.search(str(row.reason or "")) if row.status == "skipped" else None
+    return int(found[1]) if found else None
+
+
 def failure(rows: pd.DataFrame, role: str, label: str, seqlen: int) -> str:
     """Why no ok row of `label` exists at `seqlen`."""
     if rows.empty:
         return f"{role} {label} not in the run at {length_label(seqlen)}"
+    oom_from = [out_of_memory_from(r) for r in rows.itertuples()]
+    if all(n is not None for n in oom_from):
+        causes = ", ".join(
+            f"{r.impl}: oom" if n == r.seqlen else f"{r.impl}: out of memory from {length_label(n)}"
+            for r, n in zip(rows.itertuples(), oom_from, strict=True)
+        )
+        return f"{role} out of memory at {length_label(seqlen)} ({causes})"
     statuses = ", ".join(f"{r.impl}: {r.status}" for r in rows.itertuples())
-    if (rows["status"] == "oom").all():
-        return f"{role} out of memory at {length_label(seqlen)} ({statuses})"
     return f"{role} failed at {length_label(seqlen)} ({statuses})"
 
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports import plots, selection
+from bench.allocator import method_text as allocator_text
+from reports import noise, plots, selection
 from reports.claims import (
     CLAIM_LEVEL,
     CLAIM_MODE,
@@ -25,9 +26,11 @@ from reports.claims import (
     verdict_frame,
 )
 from reports.load import GROUP_FIELDS, Group, Results, env_value, groups
-from reports.render import Block, Bullets, Heading, Image, TableBlock, Text
+from reports.render import Alert, Block, Bullets, Heading, Image, TableBlock, Text
 from reports.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
 from reports.tables import (
+    CONVENTIONS_NOTE,
+    UNCHECKED_MARK,
     Table,
     crossover_table,
     crossovers,
@@ -135,7 +138,47 @@ def status_counts(frame: pd.DataFrame) -> str:
     return ", ".join(f"{n} {s}" for s, n in frame["status"].value_counts().items())
 
 
-def method(frame: pd.DataFrame) -> list[Block]:
+def verification_text(frame: pd.DataFrame) -> str:
+    """Where the float64 check's shape differs from the timed one, and rows not checked."""
+    ok = frame[(frame["status"] == "ok") & frame["verify_seqlen"].notna()]
+    parts = []
+    smaller = ok[ok["verify_batch"] != ok["batch"]]
+    if not smaller.empty:
+        shapes = sorted({(r.impl, int(r.verify_batch), int(r.batch)) for r in smaller.itertuples()})
+        parts.append(
+            "Checked at a smaller batch than timed (the implementation runs the same kernel "
+            "variant and plan there): "
+            + "; ".join(f"{impl} at batch {v} (timed at {b})" for impl, v, b in shapes)
+            + "."
+        )
+    shorter = ok[ok["verify_seqlen"] != ok["seqlen"]]
+    if not shorter.empty:
+        by_impl = shorter.groupby("impl")["seqlen"].apply(
+            lambda s: ", ".join(length_label(n) for n in sorted(s))
+        )
+        parts.append(
+            f"{len(shorter)} rows were checked at a shorter length than timed (written before "
+            "hyena-bench checked at the timed length; the timed plan was not checked): "
+            + "; ".join(f"{impl} at {lengths}" for impl, lengths in by_impl.items())
+            + "."
+        )
+    unchecked = frame[(frame["status"] == "ok") & frame["verified"].isna()]
+    if not unchecked.empty:
+        reasons = unchecked["verify_reason"].fillna("no reason recorded")
+        listed = [
+            f"{r.impl} at {length_label(r.seqlen)} ({why})"
+            for r, why in zip(unchecked.itertuples(), reasons, strict=True)
+        ]
+        parts.append(
+            f"{len(unchecked)} rows were not checked (marked {UNCHECKED_MARK}): "
+            + "; ".join(listed[:8])
+            + (f"; and {len(listed) - 8} more" if len(listed) > 8 else "")
+            + "."
+        )
+    return " ".join(parts)
+
+
+def method(frame: pd.DataFrame, envs: list[dict[str, Any]] | None = None) -> list[Block]:
     """How the numbers were taken, from the rows' own timer descriptions and counts."""
     ok = frame[frame["status"] == "ok"]
     counts = status_counts(frame)
@@ -145,13 +188,19 @@ def method(frame: pd.DataFrame) -> list[Block]:
         f"samples of one configuration (p10–p90 in brackets and shaded in the latency plots). "
         + timing_text(ok)
         + (f" {graphs} rows replay a CUDA graph." if graphs else ""),
-        "Every output is checked against a float64 reference before timing; rows that failed the "
-        "check are marked rather than dropped. Speedup is the baseline's median over the "
+        "Every row is checked against a float64 reference before timing, at its own sequence "
+        "length and at the smallest batch that runs the same kernel variant and plan (forward, "
+        "and in fwd_bwd mode the gradients of every input and parameter); rows that failed the "
+        "check are marked rather than dropped. "
+        + verification_text(frame)
+        + " Speedup is the baseline's median over the "
         "implementation's median. Crossover lengths interpolate linearly in log-log between "
         "adjacent measured lengths; scaling exponents are least-squares slopes of log latency "
         "against log L over the upper half of each implementation's measured lengths. "
         "Throughput and memory are shown in one unit per table, picked by magnitude (the largest "
-        "unit in which the largest value is at least 1); the plots use the table's unit.",
+        "unit in which the largest value is at least 1); the plots use the table's unit. "
+        + CONVENTIONS_NOTE,
+        host_text(envs or []),
         f"Claims are judged on layer-level forward rows (the paper's setup), separately for each "
         f"device, batch, width and dtype, with a {CONFIDENCE:.0%} percentile bootstrap interval "
         f"for the speedup ({BOOTSTRAP_RESAMPLES:,} resamples of each side's raw samples, seed "
@@ -161,7 +210,25 @@ def method(frame: pd.DataFrame) -> list[Block]:
         f"(batch 64, GPU) share the latency axes only for GPU rows at batch 64; for any other "
         f"setting they are drawn in a separate panel beside it, for reference.",
     ]
-    return [Heading("Method"), *(Text(t) for t in text)]
+    return [Heading("Method"), *(Text(t) for t in text if t)]
+
+
+def host_text(envs: list[dict[str, Any]]) -> str:
+    """The host's state and the CPU allocator setting, from env.json."""
+    if not envs:
+        return ""
+    loads = noise.run_loads(envs)
+    load = (
+        "Host load (1-minute average, start to end of each run): "
+        + ", ".join(f"{a:.1f} to {b:.1f} on {c} CPUs" for a, b, c in loads)
+        + "; each row records its own (load_1m_start, load_1m_end) and its minor page faults "
+        "per call. "
+        if loads
+        else "Host load: not recorded. "
+    )
+    devices = {env_value(env, "device.type") for env in envs}
+    allocator = allocator_text(env_value(envs[0], "cpu.allocator")) if "cpu" in devices else ""
+    return load + allocator
 
 
 def verdict_row(v: Verdict) -> dict[str, Any]:
@@ -283,11 +350,14 @@ def build(
     frame = results.frame
     verdicts = evaluate(frame, paper)
     notes = () if (frame["status"] == "ok").any() else (nothing_measured(frame),)
+    envs = [run.env for run in results.runs]
+    warning = noise.verdict(frame, envs).warning
     blocks = [
         Heading(TITLE, 1),
+        *((Alert(warning),) if warning else ()),
         *(Text(f"Note: {n}.") for n in notes),
         *environment(results),
-        *method(frame),
+        *method(frame, envs),
         *claims_section(verdicts, paper),
         Heading("Results by setting"),
     ]
@@ -311,4 +381,5 @@ def build(
         for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
             csv[name].append(with_group(part, group))
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
+    notes = (warning, *notes) if warning else notes
     return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)}, notes)

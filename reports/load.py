@@ -105,11 +105,13 @@ def load(directories: Sequence[Path | str], allow_mixed_env: bool = False) -> Re
 
 
 def label_rows(frame: pd.DataFrame, env: dict[str, Any]) -> pd.DataFrame:
-    """Name each row's device: its own device_name, else env.json's, else its device type."""
+    """Name each row's device: its own device_name, else env.json's, else its device type; and
+    give it its run's CPU count."""
     env_name = env_value(env, "device.name")
     fallback = frame["device"].map(lambda d: env_name or d)
     frame["device_label"] = frame["device_name"].where(frame["device_name"].notna(), fallback)
     frame["device_label"] = frame["device_label"].fillna(frame["device"]).astype(str)
+    frame["cpu_count"] = env_value(env, "cpu.threads")  # reports.noise: load above it is busy
     return frame
 
 

@@ -26,6 +26,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: 0.3rem
 .notes { font-size: 0.8rem; color: #555; margin-top: -0.6rem; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; }
 figcaption { font-size: 0.85rem; color: #555; }
+.warning { border-left: 4px solid #b00; background: #fff3f3; padding: 0.5rem 0.8rem; }
 """
 
 
@@ -37,6 +38,13 @@ class Heading:
 
 @dataclass(frozen=True)
 class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A paragraph the reader must not miss (the run-level noise verdict)."""
+
     text: str
 
 
@@ -55,7 +63,7 @@ class Image:
     plot: Plot
 
 
-Block = Heading | Text | Bullets | TableBlock | Image
+Block = Heading | Text | Alert | Bullets | TableBlock | Image
 
 
 # --- markdown ----------------------------------------------------------------------------------
@@ -67,6 +75,8 @@ def md_block(block: Block) -> str:
             return f"{'#' * level} {text}"
         case Text(text):
             return text
+        case Alert(text):
+            return f"> **{text}**"
         case Bullets(items):
             return "\n".join(f"- {item}" for item in items)
         case TableBlock(table):
@@ -94,6 +104,8 @@ def html_block(block: Block, root: Path) -> str:
             return f"<h{level}>{html.escape(text)}</h{level}>"
         case Text(text):
             return f"<p>{html.escape(text)}</p>"
+        case Alert(text):
+            return f"<p class='warning'><strong>{html.escape(text)}</strong></p>"
         case Bullets(items):
             return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
         case TableBlock(table):

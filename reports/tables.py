@@ -14,26 +14,48 @@ import numpy as np
 import pandas as pd
 
 from bench.defaults import NOISY_SPREAD
-from reports import selection
+from reports import noise, selection
 from reports.selection import Choice
 from reports.stats import loglog_crossing, loglog_slope, upper_half
 from reports.units import by_magnitude
 
 THROTTLED_MARK = "†"
 UNVERIFIED_MARK = "‡"
+UNCHECKED_MARK = "°"
 NOISY_MARK = "~"
 THROTTLED_NOTE = f"{THROTTLED_MARK} the GPU was throttled during this measurement (NVML)"
 UNVERIFIED_NOTE = f"{UNVERIFIED_MARK} output did not match the float64 reference (verified=false)"
-NOISY_NOTE = f"{NOISY_MARK} noisy latency: p90/p10 above {NOISY_SPREAD:g}"
-# Which marks a cell carries: quantities derived from the latency carry all three; peak memory
+UNCHECKED_NOTE = (
+    f"{UNCHECKED_MARK} not checked against the float64 reference at this shape (verified=null; "
+    "the method says why)"
+)
+NOISY_NOTE = (
+    f"{NOISY_MARK} noisy latency: p90/p10 above {NOISY_SPREAD:g}, or the host's load above its "
+    "CPU count during the measurement"
+)
+# Which marks a cell carries: quantities derived from the latency carry all of them; peak memory
 # is not timed, so neither the latency's noise nor a throttled clock says anything about it.
-LATENCY_MARKS = ("throttled", "unverified", "noisy")
-MEMORY_MARKS = ("unverified",)
+LATENCY_MARKS = ("throttled", "unverified", "unchecked", "noisy")
+MEMORY_MARKS = ("unverified", "unchecked")
 # Throughput columns: (column, quantity); the unit is picked by magnitude (reports/units.py).
 THROUGHPUT = (
     ("tflops", "Throughput"),
+    ("tflops_issued", "Throughput of issued FLOPs"),
     ("gbps", "Memory traffic (minimum bytes / time)"),
 )
+CONVENTIONS_NOTE = (
+    "Effective FLOPs follow each family's own convention (attention: FlashAttention's, the causal "
+    "half of the scores; Hyena: the paper's appendix, FFT convolutions as 5·L·log2(L) per "
+    "channel), so FLOP/s compare implementations within a family, not across families; "
+    "issued FLOPs count the matmuls, convolutions and FFTs the code runs (masked scores and zero "
+    "padding included), comparable across families (operators/counts.py)."
+)
+FLOPS_NOTES = {
+    "tflops": "FLOPs in each family's own convention: compare within a family, not across "
+    "(the method says more)",
+    "tflops_issued": "FLOPs the code issues (matmuls, convolutions, FFTs): comparable across "
+    "families",
+}
 STATUS_TEXT = {"oom": "OOM", "skipped": "skipped", "error": "error", "timeout": "timeout"}
 NOT_CROSSING = "not within the measured range"
 FASTEST_HYENA_LABEL = "fastest Hyena"
@@ -91,18 +113,26 @@ def summarise(group: pd.DataFrame, baseline: Choice) -> pd.DataFrame:
             "baseline": rows["seqlen"].map(base["impl"]) if len(base) else None,
             "peak_mem_mib": rows["peak_mem_bytes"].astype(float).where(ok) / MIB,
             "tflops": rows["tflops"].astype(float).where(ok),
+            "tflops_issued": rows["tflops_issued"].astype(float).where(ok),
             "gbps": rows["gbps"].astype(float).where(ok),
             "tokens_per_s": tokens.where(ok),
             "throttled": rows["throttled"].map(is_true),
-            "noisy": (
-                rows["latency_ms_p90"].astype(float) / rows["latency_ms_p10"].astype(float)
-                > NOISY_SPREAD
-            )
-            .where(ok, False)
-            .astype(bool),
+            "noisy": noisy_rows(rows),
             "verified": rows["verified"].map(lambda v: v is not False),
+            "unchecked": ok & rows["verified"].isna(),
         }
     )
+
+
+def noisy_rows(rows: pd.DataFrame) -> pd.Series:
+    """Ok rows with a wide spread or measured on a busy host (reports.noise)."""
+    return ((noise.noisy(rows) | noise.busy(rows)) & (rows["status"] == "ok")).astype(bool)
+
+
+def noisy_points(group: pd.DataFrame) -> set[tuple[str, int]]:
+    """(impl, seqlen) of the noisy rows of a group."""
+    marked = group[noisy_rows(group)]
+    return set(zip(marked["impl"], marked["seqlen"].astype(int), strict=True))
 
 
 def series(group: pd.DataFrame) -> dict[str, pd.Series]:
@@ -135,6 +165,8 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
     lat = series(group)
     hyenas = [*selection.hyena(group).impls, FASTEST_HYENA_LABEL]
     attentions = selection.impls_with_ok_rows(group, family="attention")
+    noisy_at = noisy_points(group)
+    fastest = selection.fastest(group, selection.hyena(group).impls)
     records = []
     for h in (h for h in hyenas if h in lat):
         for a in attentions:
@@ -143,21 +175,31 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
             ratio = (both.iloc[:, 0] / both.iloc[:, 1]).to_numpy()
             oom = group[(group["impl"] == a) & (group["status"] == "oom")]["seqlen"]
             where = loglog_crossing(lengths, ratio) if len(lengths) else None
+            impls = {
+                n: (fastest["impl"].get(n, h) if h == FASTEST_HYENA_LABEL else h)
+                for n in both.index
+            }
             records.append(
                 {
                     "hyena": h,
                     "attention": a,
                     "crossover_seqlen": where,
                     "text": crossover_text(lengths, ratio, oom.min() if len(oom) else None),
+                    "noisy": any(
+                        (impls[n], int(n)) in noisy_at or (a, int(n)) in noisy_at
+                        for n in both.index
+                    ),
                 }
             )
-    return pd.DataFrame(records, columns=["hyena", "attention", "crossover_seqlen", "text"])
+    columns = ["hyena", "attention", "crossover_seqlen", "text", "noisy"]
+    return pd.DataFrame(records, columns=columns)
 
 
 def scaling(group: pd.DataFrame) -> pd.DataFrame:
     """Scaling exponent (slope of log latency vs log L) over the upper half of each series."""
     records = []
     families = group.drop_duplicates("impl").set_index("impl")["family"]
+    noisy_at = noisy_points(group)
     for impl, lat in series(group).items():
         if impl == FASTEST_HYENA_LABEL:
             continue
@@ -172,9 +214,11 @@ def scaling(group: pd.DataFrame) -> pd.DataFrame:
                 "exponent": fit.exponent,
                 "stderr": fit.stderr,
                 "lengths": ", ".join(length_label(n) for n in fit.lengths),
+                "noisy": any((impl, int(n)) in noisy_at for n in fit.lengths),
             }
         )
-    return pd.DataFrame(records, columns=["impl", "family", "exponent", "stderr", "lengths"])
+    columns = ["impl", "family", "exponent", "stderr", "lengths", "noisy"]
+    return pd.DataFrame(records, columns=columns)
 
 
 # --- display -----------------------------------------------------------------------------------
@@ -184,6 +228,7 @@ def _marks(row: pd.Series, kinds: tuple[str, ...] = LATENCY_MARKS) -> str:
     marks = {
         "throttled": (THROTTLED_MARK, row["throttled"]),
         "unverified": (UNVERIFIED_MARK, not row["verified"]),
+        "unchecked": (UNCHECKED_MARK, row["unchecked"]),
         "noisy": (NOISY_MARK, row["noisy"]),
     }
     return "".join(mark for kind, (mark, on) in marks.items() if kind in kinds and on)
@@ -211,6 +256,7 @@ def _notes(summary: pd.DataFrame, kinds: tuple[str, ...] = LATENCY_MARKS) -> tup
     flags = {
         "throttled": (THROTTLED_NOTE, summary["throttled"]),
         "unverified": (UNVERIFIED_NOTE, ok & ~summary["verified"]),
+        "unchecked": (UNCHECKED_NOTE, summary["unchecked"]),
         "noisy": (NOISY_NOTE, summary["noisy"]),
     }
     return tuple(note for kind, (note, rows) in flags.items() if kind in kinds and rows.any())
@@ -293,19 +339,32 @@ def throughput_tables(summary: pd.DataFrame) -> list[Table]:
         if values.notna().any():
             unit = by_magnitude(column, values)
             cell = _number_or_status(column, scale=unit.scale)
-            tables.append(Table(f"{quantity}, {unit.name}", _pivot(summary, cell), _notes(summary)))
+            notes = _notes(summary) + ((FLOPS_NOTES[column],) if column in FLOPS_NOTES else ())
+            tables.append(Table(f"{quantity}, {unit.name}", _pivot(summary, cell), notes))
     return tables
 
 
 def crossover_table(crossing: pd.DataFrame) -> Table | None:
     if crossing.empty:
         return None
-    table = crossing.pivot(index="hyena", columns="attention", values="text").fillna("")
+    marked = crossing.assign(
+        text=crossing["text"] + crossing["noisy"].map(lambda n: NOISY_MARK if n else "")
+    )
+    table = marked.pivot(index="hyena", columns="attention", values="text").fillna("")
     table.index.name = "Hyena \\ attention"
     table.columns.name = None
     return Table(
-        "Crossover: sequence length from which Hyena is faster (log-log interpolation)", table
+        "Crossover: sequence length from which Hyena is faster (log-log interpolation)",
+        table,
+        derived_noise_note(crossing),
     )
+
+
+def derived_noise_note(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The noisy mark's note for a table computed from several rows."""
+    if not frame["noisy"].any():
+        return ()
+    return (f"{NOISY_MARK} computed from at least one noisy row ({NOISY_NOTE[2:]})",)
 
 
 def scaling_table(fits: pd.DataFrame) -> Table | None:
@@ -315,12 +374,17 @@ def scaling_table(fits: pd.DataFrame) -> Table | None:
         {
             "implementation": fits["impl"],
             "exponent k (latency ∝ L^k)": [
-                f"{k:.2f} ± {se:.2f}" if not math.isnan(se) else f"{k:.2f}"
-                for k, se in zip(fits["exponent"], fits["stderr"], strict=True)
+                (f"{k:.2f} ± {se:.2f}" if not math.isnan(se) else f"{k:.2f}")
+                + (NOISY_MARK if noisy else "")
+                for k, se, noisy in zip(
+                    fits["exponent"], fits["stderr"], fits["noisy"], strict=True
+                )
             ],
             "lengths fitted": fits["lengths"],
         }
     ).set_index("implementation")
     return Table(
-        "Scaling exponent over the upper half of the measured lengths (± standard error)", table
+        "Scaling exponent over the upper half of the measured lengths (± standard error)",
+        table,
+        derived_noise_note(fits),
     )

@@ -28,6 +28,12 @@ UNITS = {
         Unit("GFLOP/s", 1e3),
         Unit("MFLOP/s", 1e6),
     ),
+    "tflops_issued": (
+        Unit("PFLOP/s", 1e-3),
+        Unit("TFLOP/s", 1.0),
+        Unit("GFLOP/s", 1e3),
+        Unit("MFLOP/s", 1e6),
+    ),
     "gbps": (Unit("TB/s", 1e-3), Unit("GB/s", 1.0), Unit("MB/s", 1e3), Unit("kB/s", 1e6)),
     "tokens_per_s": (
         Unit("Gtokens/s", 1e-9),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 
+from operators import counts
 from operators.hyena import register_longconv
 
 
@@ -24,4 +25,5 @@ register_longconv(
     causal_conv,
     "torch.fft rfft/irfft with n = 2L (zero-padded, causal), computed in float32 whatever the "
     "input dtype, result cast back",
+    issued=counts.fft_conv_issued,
 )

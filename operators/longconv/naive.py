@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from operators import counts
 from operators.hyena import register_longconv
 
 
@@ -24,4 +25,5 @@ register_longconv(
     causal_conv,
     "direct causal convolution: grouped conv1d with the full-length filter, O(L²) work, "
     "in the input dtype",
+    issued=counts.direct_conv_issued,
 )

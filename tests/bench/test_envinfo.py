@@ -31,9 +31,12 @@ def test_record_has_every_field_and_is_json():
     assert record["command"] == "hyena-bench run --preset smoke"
     assert record["cpu"]["threads"] >= 1 and record["device"]["type"] == "cpu"
     assert len(record["git_commit"] or "") in (0, 40)
+    assert record["load"]["start"]["1m"] >= 0 and record["load"]["end"] is None
+    assert record["cpu"]["allocator"]["setting"] in ("glibc", "retain")
     json.dumps(record)
     done = envinfo.finish(record, torch.device("cpu"))
     assert done["finished_at"] and done["nvml"]["end"]
+    assert done["load"]["start"] == record["load"]["start"] and done["load"]["end"]["1m"] >= 0
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="the no-GPU path")

@@ -52,12 +52,65 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
         missing = [f for f in record.CONTRACT_FIELDS if r[f] is None and f not in may_be_null]
         assert not missing, (r["op"], missing)
         assert r["verified"] and r["max_rel_err"] < 1e-3
+        assert (r["verify_seqlen"], r["verify_batch"]) == (r["seqlen"], 1), "the timed shape"
         assert r["latency_ms_p10"] <= r["latency_ms_median"] <= r["latency_ms_p90"]
         assert len(r["samples_ms"]) == r["reps"] >= 10
-        assert r["tflops"] > 0 and r["gbps"] > 0
+        assert r["tflops"] > 0 and r["gbps"] > 0 and r["flops_issued"] > 0
+        assert r["minor_faults_per_call"] >= 0
+        assert r["load_1m_start"] >= 0 and r["load_1m_end"] >= 0
+    assert env["load"]["start"]["1m"] >= 0 and env["load"]["end"]["1m"] >= 0
+    assert env["cpu"]["threads"] >= 1
+    assert env["cpu"]["allocator"]["setting"] == "retain"
     for r in rows:
         if r["status"] == "skipped":
             assert r["reason"], r["op"]
+
+
+def test_fwd_bwd_rows_are_checked_with_gradients_at_their_length(tmp_path):
+    out = tmp_path / "run"
+    run_cli(
+        "run",
+        "--ops",
+        "hyena-fft,attention-sdpa-math",
+        "--seqlens",
+        "256,3000",
+        "--mode",
+        "fwd_bwd",
+        "--out",
+        str(out),
+        *SMALL,
+        check=True,
+    )
+    rows = rows_of(out)
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    for r in rows:
+        assert r["verified"] is True and r["verify_seqlen"] == r["seqlen"]
+        assert 0 < r["max_rel_err_grad"] < 2e-5 and r["peak_mem_bwd_bytes"] is not None
+
+
+def test_after_a_cuda_error_the_worker_is_replaced_and_the_sweep_goes_on(tmp_path, plugin_env):
+    out = tmp_path / "run"
+    run_cli(
+        "run",
+        "--ops",
+        "test-cuda-error,plugin-fft",
+        "--seqlens",
+        "256,512,1024",
+        "--level",
+        "core",
+        "--out",
+        str(out),
+        *SMALL,
+        env=plugin_env,
+        check=True,
+    )
+    rows = {(r["op"], r["seqlen"]): r for r in rows_of(out)}
+    failed = rows[("test-cuda-error", 512)]
+    assert failed["status"] == "error" and "CUDA error" in failed["reason"]
+    assert failed["worker_restarted"] is True
+    for n in (512, 1024):  # the rows after it ran in a fresh worker, not a dead one
+        assert rows[("plugin-fft", n)]["status"] == "ok", rows[("plugin-fft", n)]["reason"]
+    assert rows[("test-cuda-error", 256)].get("worker_restarted") is None
 
 
 @pytest.mark.parametrize(

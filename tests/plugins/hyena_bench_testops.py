@@ -1,8 +1,9 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, an exception, a hard crash of the worker, a hang past the timeout), a wrong
-one, and `test-planted-*`: real implementations made slower on request, for the speed gate's tests.
+(an injected OOM, an exception, a hard crash of the worker, a hang past the timeout, a CUDA
+error that is not an OOM), a wrong one, and `test-planted-*`: real implementations made slower
+on request, for the speed gate's tests.
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ def _oom() -> None:
 
 def _raise() -> None:
     raise RuntimeError("injected by test-error")
+
+
+def _cuda_error() -> None:
+    raise RuntimeError("CUDA error: an illegal memory access was encountered (injected)")
 
 
 def _exit() -> None:
@@ -133,5 +138,6 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+        _spec("test-cuda-error", _cuda_error, "test only: a CUDA error (not OOM) at L >= 512"),
         _wrong_spec(),
     ]
