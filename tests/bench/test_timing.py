@@ -151,8 +151,9 @@ def test_measure_dispatches_by_device(clock, monkeypatch):
     seen = []
     monkeypatch.setattr(timing, "time_cuda", lambda *args: seen.append(args) or "cuda timer")
     opts = TimingOptions(min_reps=3)
-    assert measure(print, torch.device("cuda"), opts) == "cuda timer"
-    assert seen == [(print, torch.device("cuda"), opts)]
+    flush = torch.empty(0)
+    assert measure(print, torch.device("cuda"), opts, flush) == "cuda timer"
+    assert seen == [(print, torch.device("cuda"), opts, flush)]
     c = clock([0.125])
     m = measure(c.call, torch.device("cpu"), TimingOptions(target_s=0.0, min_reps=3))
     assert m.samples_ms == (125.0,) * 3
