@@ -55,10 +55,18 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "operators.hyena": ("tests/operators/test_correctness.py",),
 }
 
-# What a working copy leaves out: version control, other working copies, caches, results.
-IGNORE = shutil.ignore_patterns(
-    ".git", ".mutation", "mutants", ".nox", ".tox", "__pycache__", "*.pyc", "runs", ".venv"
+# What a working copy leaves out: version control, other working copies, caches, and the
+# top-level runs/ of local sweeps (reports/runs holds committed data and is kept).
+SKIPPED = shutil.ignore_patterns(
+    ".git", ".mutation", "mutants", ".nox", ".tox", "__pycache__", "*.pyc", ".venv"
 )
+
+
+def ignore(directory: str, names: list[str]) -> set[str]:
+    top = Path(directory).resolve() == ROOT
+    return set(SKIPPED(directory, names)) | ({"runs"} & set(names) if top else set())
+
+
 # mutmut's exit codes per mutant, as its `results` command names them.
 COUNTED = ("killed", "survived", "timeout", "no_tests", "suspicious", "segfault", "skipped")
 
@@ -71,7 +79,7 @@ def prepare(module: str, tests: tuple[str, ...]) -> Path:
     """A working copy of the project for one module, with its [tool.mutmut] selection."""
     work = WORK / module
     # copy2 keeps the sources' mtimes, so mutmut sees an unchanged file as already mutated.
-    shutil.copytree(ROOT, work, ignore=IGNORE, dirs_exist_ok=True)
+    shutil.copytree(ROOT, work, ignore=ignore, dirs_exist_ok=True)
     text = (ROOT / "pyproject.toml").read_text()
     header = "[tool.mutmut]\n"
     if header not in text:
