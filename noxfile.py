@@ -1,5 +1,6 @@
 """Sessions: tests (which also runs triton_newest), lint, sweep (the main job: a sweep and its
-report), report, regress, triton_newest.
+report), report, regress, triton_newest, hostile (the whole hostile-input matrix and the large-run
+benchmark, which CI does not run).
 
 Each session installs what it needs. On a machine without `nvidia-smi` the environment gets the
 CPU build of torch pinned in constraints/cpu.txt (no multi-GB CUDA download); with a GPU, any
@@ -160,6 +161,22 @@ def regress(session: nox.Session) -> None:
     regress_sweeps(session, (c, ""), (p, REGRESS_PLANTED))
     regress_compare(session, c, p, expect=1)
     session.log("regress: A/A gave no regression and the planted slowdown was caught")
+
+
+# --- hostile: the whole hostile-input matrix and the large-run benchmark (issue 17) -------------
+@nox.session
+def hostile(session: nox.Session) -> None:
+    """Every hostile-input case (CI runs one of each kind: tests/hostile/conftest.py), then
+    `report` and `compare` timed on the generated 59 MiB run (docs/HOSTILE.md has the numbers).
+    nox -s hostile -- ARGS passes ARGS to the first pytest (e.g. -k disk)."""
+    install(session)
+    session.run(
+        "pytest", "tests/hostile", *session.posargs, env={**ENV, "HYENA_BENCH_HOSTILE": "all"}
+    )
+    session.run(
+        "pytest", "tests/benchmarks/test_scale.py", "--benchmark-only",
+        "--benchmark-columns=min,max,rounds", env=ENV,
+    )  # fmt: skip
 
 
 # --- mutation: do the tests catch a wrong number? (not in CI: hours on 2 cores) -------------------

@@ -1,5 +1,10 @@
 """Formatting a speed-gate Report (bench.comparison) as text, a markdown table or JSON. Only
 formats: every number and verdict comes from the Report.
+
+The runs compared may come from strangers (CI compares a pull request's results), so every value
+from them is printed through bench.safetext.printable: a newline, an escape sequence or a
+`::error::` workflow command in a reason or a path shows as text, never acts. Markdown cells
+also have their pipes escaped (a `|` would split the cell).
 """
 
 from __future__ import annotations
@@ -11,13 +16,14 @@ from typing import Any
 
 from bench.comparison import ALPHA, CONFIDENCE, INCONCLUSIVE, Metric, Outcome, Report
 from bench.record import KEY_FIELDS
+from bench.safetext import printable
 
 FORMATS = ("text", "md", "json")
 
 
 def label(key: tuple[Any, ...]) -> str:
     k = dict(zip(KEY_FIELDS, key, strict=True))
-    return (
+    return printable(
         f"{k['op']} L={k['seqlen']} B={k['batch']} D={k['d_model']} H={k['heads']} "
         f"order={k['order']} {k['level']} {k['dtype']} {k['mode']}"
     )
@@ -54,10 +60,10 @@ def status_rows(report: Report) -> list[list[str]]:
     return [
         [
             label(o.key),
-            o.base,
-            o.new,
+            printable(o.base),
+            printable(o.new),
             o.verdict.upper() if o.regression else o.verdict,
-            o.reason[:100],
+            printable(o.reason[:100]),
         ]
         for o in rows
     ]
@@ -87,13 +93,14 @@ def render_tables(report: Report, fmt: str) -> str:
     from tabulate import tabulate
 
     style = "github" if fmt == "md" else "simple"
+    cells = md_cells if fmt == "md" else (lambda rows: rows)
     unit = report.metric.unit
     ci = f"{CONFIDENCE * 100:g}% interval"
     parts = []
     if measured_rows(report):
         parts.append(
             tabulate(
-                measured_rows(report),
+                cells(measured_rows(report)),
                 tablefmt=style,
                 disable_numparse=True,
                 headers=[
@@ -112,7 +119,7 @@ def render_tables(report: Report, fmt: str) -> str:
         parts.append("results lost or changed (lost = ok in BASE, not ok/absent in NEW):")
         parts.append(
             tabulate(
-                status_rows(report),
+                cells(status_rows(report)),
                 tablefmt=style,
                 disable_numparse=True,
                 headers=["config", "base", "new", "verdict", "reason"],
@@ -121,11 +128,17 @@ def render_tables(report: Report, fmt: str) -> str:
     return "\n\n".join(parts)
 
 
+def md_cells(rows: list[list[str]]) -> list[list[str]]:
+    return [[cell.replace("|", "\\|") for cell in row] for row in rows]
+
+
 def render_text(report: Report, fmt: str) -> str:
-    lines = [f"compare {report.base.directory} -> {report.new.directory}", rule(report)]
+    where = f"compare {report.base.directory} -> {report.new.directory}"
+    lines = [printable(where), rule(report)]
     if report.env_differences:
-        lines.append("environments differ (allowed): " + "; ".join(report.env_differences))
-    lines += [f"note: {n}" for n in report.notes]
+        differences = "; ".join(report.env_differences)
+        lines.append(printable(f"environments differ (allowed): {differences}"))
+    lines += [printable(f"note: {n}") for n in report.notes]
     if any(o.verdict == INCONCLUSIVE for o in report.outcomes):
         lines.append(
             f"note: {INCONCLUSIVE} = too noisy to tell at this threshold (never fails "

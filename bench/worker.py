@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -237,6 +238,7 @@ class Worker:
 
 def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
     """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
+    warnings.simplefilter("ignore", registry.PluginWarning)  # the runner has said it once
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)

@@ -47,6 +47,8 @@ from reports.tables import (
 
 TITLE = "hyena-bench report"
 PLOTS_DIR = "plots"
+# The tidy tables written as CSV (`build`'s `csv`), one file each.
+CSV_TABLES = ("summary", "crossover", "scaling", "claims")
 ENV_FIELDS = (  # (label, dotted key in env.json)
     ("run id", "run_id"),
     ("device", "device.name"),
@@ -382,4 +384,6 @@ def build(
             csv[name].append(with_group(part, group))
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
     notes = (warning, *notes) if warning else notes
-    return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)}, notes)
+    tables = {**tidy, "claims": verdict_frame(verdicts)}
+    assert set(tables) <= set(CSV_TABLES), "name a new table in CSV_TABLES"
+    return Report(blocks, tables, notes)

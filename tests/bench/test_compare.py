@@ -242,7 +242,12 @@ def test_missing_env_exits_2(tmp_path, capsys):
     assert "env.json: missing" in capsys.readouterr().err
 
 
-def test_rows_without_usable_samples_are_inconclusive_not_a_crash(tmp_path, capsys):
+def test_an_ok_row_without_a_usable_time_is_unusable_input_not_no_regression(tmp_path, capsys):
     broken = row(ms=[0.0, float("nan")], latency_ms_median=None)
-    assert run_pair(tmp_path, [row()], [broken]) == 0
-    assert "no latency recorded" in capsys.readouterr().out
+    assert run_pair(tmp_path, [row()], [broken]) == 2
+    assert "results.jsonl:1: samples_ms: holds a value that is not a finite" in (
+        capsys.readouterr().err
+    )
+    zero = row(ms=[0.0, 0.0], latency_ms_median=0.0)
+    assert run_pair(tmp_path, [row()], [zero]) == 2
+    assert "latency_ms_median: 0.0 in an ok row" in capsys.readouterr().err

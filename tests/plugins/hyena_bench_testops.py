@@ -2,8 +2,8 @@
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
 (an injected OOM, an exception, a hard crash of the worker, a hang past the timeout, a CUDA
-error that is not an OOM), a wrong one, and `test-planted-*`: real implementations made slower
-on request, for the speed gate's tests.
+error that is not an OOM, the death of the whole run), a wrong one, and `test-planted-*`: real
+implementations made slower on request, for the speed gate's tests.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import signal
 import time
 
 import torch
@@ -69,6 +70,13 @@ def _segfault() -> None:
 
 def _hang() -> None:
     time.sleep(SLEEP_S)
+
+
+def _kill_runner() -> None:
+    """The whole job dies, as under a pre-emption or the host's OOM killer: the worker kills
+    the runner process that spawned it, then ends itself."""
+    os.kill(os.getppid(), signal.SIGKILL)
+    os._exit(9)
 
 
 def _wrong_conv(u: torch.Tensor, h: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -138,6 +146,7 @@ def specs() -> list[OperatorSpec]:
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
+        _spec("test-kill-runner", _kill_runner, "test only: kills the runner at L >= 512"),
         _spec("test-cuda-error", _cuda_error, "test only: a CUDA error (not OOM) at L >= 512"),
         _wrong_spec(),
     ]
