@@ -157,3 +157,14 @@ def hostile(session: nox.Session) -> None:
         "pytest", "tests/benchmarks/test_scale.py", "--benchmark-only",
         "--benchmark-columns=min,max,rounds", env=ENV,
     )  # fmt: skip
+
+
+# --- mutation: do the tests catch a wrong number? (not in CI: hours on 2 cores) -------------------
+@nox.session
+def mutation(session: nox.Session) -> None:
+    """mutmut over the modules where a bug changes a number a user reads, each with the tests
+    that cover it (tools/mutation.py has the table; docs/MUTATION.md the scores).
+    nox -s mutation -- [MODULE ...] [--fresh] [--max-children N]; -- --list names the modules."""
+    install(session)
+    session.install("mutmut==3.8.1")
+    session.run("python", "tools/mutation.py", *session.posargs, env=ENV)

@@ -1,9 +1,9 @@
 """A third-party plugin used by the tests, discovered through the `hyena_bench.operators` entry
 point (tests/plugins/*.dist-info declares it: put tests/plugins on PYTHONPATH). Besides one honest
 implementation (`plugin-fft`), it holds test-only operators that fail on purpose at L >= FAIL_AT
-(an injected OOM, a hard crash of the worker, a hang past the timeout, a CUDA error that is not an
-OOM, the death of the whole run), a wrong one, and two kinds of regression for the speed gates'
-tests: `test-planted-*`, real implementations made slower on request, and
+(an injected OOM, an exception, a hard crash of the worker, a hang past the timeout, a CUDA
+error that is not an OOM, the death of the whole run), a wrong one, and two kinds of regression for
+the speed gates' tests: `test-planted-*`, real implementations made slower on request, and
 `test-hyena-fft-quarter-again`, hyena-fft with real extra work (the long convolution computed a
 second time on a quarter of the input).
 """
@@ -53,6 +53,10 @@ def _spec(name: str, fail: object, detail: str) -> OperatorSpec:
 
 def _oom() -> None:
     raise torch.cuda.OutOfMemoryError("CUDA out of memory. (injected by test-oom)")
+
+
+def _raise() -> None:
+    raise RuntimeError("injected by test-error")
 
 
 def _cuda_error() -> None:
@@ -152,6 +156,7 @@ def specs() -> list[OperatorSpec]:
         *(_planted_spec(name) for name in PLANTED),
         _spec("plugin-fft", None, "the FFT convolution, registered through an entry point"),
         _spec("test-oom", _oom, "test only: raises torch.cuda.OutOfMemoryError at L >= 512"),
+        _spec("test-error", _raise, "test only: raises RuntimeError at L >= 512"),
         _spec("test-exit", _exit, "test only: the worker calls os._exit(3) at L >= 512"),
         _spec("test-segfault", _segfault, "test only: the worker segfaults at L >= 512"),
         _spec("test-hang", _hang, "test only: sleeps past the timeout at L >= 512"),
