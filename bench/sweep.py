@@ -46,6 +46,19 @@ class Sweep:
             "max_call_ms": self.max_call_ms,
         }
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sweep:
+        """The sweep `as_dict` wrote (env.json's "sweep"); KeyError/TypeError if it is not one."""
+        base = {k: data[k] for k in CONFIG_NAMES if k != "seqlen"}
+        return cls(
+            seqlens=tuple(data["seqlens"]),
+            base=Config(**base),
+            ops=tuple(data["ops"]),
+            families=tuple(data["families"]),
+            target_s=data.get("target_s"),
+            max_call_ms=data.get("max_call_ms"),
+        )
+
     def label(self) -> str:
         """The configuration in one line: B, D, heads, order, dtype, mode, level."""
         c = self.base

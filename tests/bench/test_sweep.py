@@ -53,8 +53,8 @@ def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():
     ]
     assert [t.config.seqlen for t in tasks] == sorted(t.config.seqlen for t in tasks)
     shards = [plan(sweep, (k, 3)) for k in (1, 2, 3)]
-    merged = [t for shard in shards for t in shard]
-    assert sorted(map(repr, merged)) == sorted(map(repr, tasks))
+    merged = [(t.op, t.config) for shard in shards for t in shard]
+    assert sorted(map(repr, merged)) == sorted(repr((t.op, t.config)) for t in tasks)
     assert plan(sweep, (2, 3)) == shards[1], "shards are deterministic"
 
 
