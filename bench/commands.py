@@ -6,13 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench import defaults, store
 from bench.errors import EXIT_FAILURE, EXIT_NOTHING_RAN, EXIT_OK, UsageError
-from bench.flags import add_config_flags, config_changes
+from bench.executor_options import add_executor_arguments, executor_kind
+from bench.flags import add_config_flags, config_changes, listed, number, out_path
+from bench.record import MAX_SAMPLES
+from bench.safetext import printable
 from bench.sweep import (
     DEFAULT_LENGTHS,
     DEFAULT_SWEEP,
@@ -26,6 +30,10 @@ from operators.config import FAMILIES
 
 if TYPE_CHECKING:  # the command line is built without importing torch; commands import it
     import torch
+
+DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]{1,3})?")
+# Positive, finite seconds or milliseconds: 0, -5 or nan would run nothing, or forever.
+POSITIVE = number(float, 0, above=True)
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -43,8 +51,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="measure implementations over sequence length",
         description="Measure implementations over sequence length; each row is written as it "
         "finishes. Exit 0 when the sweep is done (rows that failed are recorded as oom, error "
-        "or timeout), 1 when no worker could start, 2 on bad arguments, 3 when every row was "
-        "skipped (nothing selected runs here).",
+        "or timeout), 1 when no worker could start or (--executor) a job failed twice, 2 on "
+        "bad arguments, 3 when every row was skipped (nothing selected runs here).",
     )
     add_run_arguments(p)
     p.set_defaults(func=cmd_run)
@@ -58,7 +66,7 @@ def resolve_device(text: str) -> torch.device:
 
     from operators import capabilities
 
-    if text not in ("auto", "cpu", "cuda") and not text.startswith("cuda:"):
+    if not DEVICE.fullmatch(text):
         raise UsageError(f"unknown device {text!r} (auto, cpu, cuda or cuda:N)")
     device = capabilities.resolve_device(text)
     if device.type == "cuda":
@@ -83,6 +91,7 @@ def list_rows(device: torch.device) -> list[dict[str, Any]]:
                 "requires": list(spec.requires),
                 "available": availability.ok,
                 "reason": availability.reason,
+                "opt_in": registry.opt_in(spec),
                 "detail": spec.detail,
                 "source": spec.source,
             }
@@ -100,11 +109,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     table = [
         [
-            r["name"],
-            r["family"],
-            ",".join(r["levels"]),
-            ",".join(r["requires"]) or "-",
-            "yes" if r["available"] else f"no: {r['reason']}",
+            printable(cell)  # a plugin's names and reasons are printed, never interpreted
+            for cell in (
+                r["name"],
+                r["family"],
+                ",".join(r["levels"]),
+                ",".join(r["requires"]) or "-",
+                (f"yes (opt-in: {r['opt_in']})" if r["opt_in"] else "yes")
+                if r["available"]
+                else f"no: {r['reason']}",
+            )
         ]
         for r in rows
     ]
@@ -123,17 +137,15 @@ def cmd_env(args: argparse.Namespace) -> int:
 # --- run ---------------------------------------------------------------------------------------
 
 
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """`run`'s flags. The configuration flags come from Config's declaration (bench.flags); a
-    flag left out keeps the preset's value."""
+def add_sweep_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags that choose and time a sweep, shared by `run` and `ab`. The configuration
+    flags come from Config's declaration (bench.flags); a flag left out keeps the preset's
+    value."""
     p.add_argument(
         "--preset",
-        help="a named sweep (see --list-presets), or auto (paper on a GPU, smoke otherwise); "
+        help="a named sweep (see run --list-presets), or auto (paper on a GPU, smoke otherwise); "
         "the flags below override it (default: none: every implementation at the defaults "
         f"below, L {DEFAULT_LENGTHS})",
-    )
-    p.add_argument(
-        "--list-presets", action="store_true", help="print the presets and exit (default: off)"
     )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
@@ -155,7 +167,47 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--device", default="auto", help="auto (CUDA if present), cpu or cuda (default: auto)"
     )
     p.add_argument(
-        "--devices", help="comma-separated GPU indices: one worker per GPU (default: one device)"
+        "--timeout",
+        type=POSITIVE,
+        default=defaults.ROW_TIMEOUT_S,
+        metavar="SECONDS",
+        help="per-row limit; a row past it is status=timeout (default: %(default)g)",
+    )
+    p.add_argument(
+        "--target-time",
+        type=POSITIVE,
+        metavar="SECONDS",
+        help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
+    )
+    p.add_argument(
+        "--min-reps",
+        type=number(int, 1, MAX_SAMPLES),
+        default=defaults.MIN_REPS,
+        metavar="N",
+        help="timed calls per row, at least (default: %(default)s)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="skip the float64 check, not advised (default: off: every row is checked)",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar or per-row lines, only the header and the summary (default: off)",
+    )
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """`run`'s flags: the sweep's (add_sweep_arguments) and the run's own."""
+    add_sweep_arguments(p)
+    p.add_argument(
+        "--list-presets", action="store_true", help="print the presets and exit (default: off)"
+    )
+    p.add_argument(
+        "--devices",
+        help="comma-separated GPU indices: one worker per GPU, each taking whole implementation "
+        "groups (cpu,cpu: two CPU workers, to test this path; default: one device)",
     )
     p.add_argument("--out", help="run directory (default: runs/<preset>-<time>)")
     p.add_argument(
@@ -170,34 +222,14 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--time-budget",
-        type=float,
+        type=POSITIVE,
         metavar="SECONDS",
         help="stop starting new rows after this long; finish later with --resume "
         "(default: no limit)",
     )
     p.add_argument(
-        "--timeout",
-        type=float,
-        default=defaults.ROW_TIMEOUT_S,
-        metavar="SECONDS",
-        help="per-row limit; a row past it is status=timeout (default: %(default)g)",
-    )
-    p.add_argument(
-        "--target-time",
-        type=float,
-        metavar="SECONDS",
-        help=f"measured time per row (default: the preset's, else {defaults.TARGET_S:g})",
-    )
-    p.add_argument(
-        "--min-reps",
-        type=int,
-        default=defaults.MIN_REPS,
-        metavar="N",
-        help="timed calls per row, at least (default: %(default)s)",
-    )
-    p.add_argument(
         "--max-call-ms",
-        type=float,
+        type=POSITIVE,
         metavar="MS",
         help="a call slower than this skips that implementation's longer lengths "
         "(default: the preset's, else no limit)",
@@ -206,11 +238,6 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         "--no-oom-skip",
         action="store_true",
         help="keep running longer lengths after an OOM (default: off: they are skipped)",
-    )
-    p.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="skip the float64 check, not advised (default: off: every row is checked)",
     )
     p.add_argument(
         "--telemetry",
@@ -222,11 +249,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also record the time of each named stage with torch.profiler (default: off)",
     )
-    p.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress bar or per-row lines, only the header and the summary (default: off)",
-    )
+    add_executor_arguments(p)
 
 
 def list_presets(device: torch.device) -> int:
@@ -243,15 +266,16 @@ def list_presets(device: torch.device) -> int:
 def sweep_from_args(args: argparse.Namespace, device: torch.device) -> Sweep:
     if args.preset == "auto":  # the README's main job: the paper's setup on a GPU, else smoke
         args.preset = "paper" if device.type == "cuda" else "smoke"
-    sweep = find_preset(args.preset).for_device(device.type) if args.preset else DEFAULT_SWEEP
+    preset = args.preset is not None
+    sweep = find_preset(args.preset).for_device(device.type) if preset else DEFAULT_SWEEP
     changes: dict[str, Any] = config_changes(args, skip=("seqlen",))
-    if args.ops:
-        changes.update(ops=tuple(o.strip() for o in args.ops.split(",") if o.strip()), families=())
-    if args.family:
-        changes.update(families=tuple(f.strip() for f in args.family.split(",")), ops=())
-    if args.seqlens:
+    if args.ops is not None:
+        changes.update(ops=listed(args.ops, "--ops"), families=())
+    if args.family is not None:
+        changes.update(families=listed(args.family, "--family"), ops=())
+    if args.seqlens is not None:
         changes["seqlens"] = parse_seqlens(args.seqlens)
-    if args.max_call_ms is not None:
+    if getattr(args, "max_call_ms", None) is not None:
         changes["max_call_ms"] = args.max_call_ms
     if args.target_time is not None:
         changes["target_s"] = args.target_time
@@ -273,14 +297,19 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, ...]:
     import torch
 
-    if not args.devices:
+    if args.devices is not None and set(listed(args.devices, "--devices")) == {"cpu"}:
+        if device.type != "cpu":
+            raise UsageError(f"--devices {args.devices}: CPU workers need --device cpu")
+        return listed(args.devices, "--devices")
+    if args.devices is None:
         if device.type == "cuda" and device.index is None:
             return (f"cuda:{torch.cuda.current_device()}",)
         return (str(device),)
+    items = listed(args.devices, "--devices")
     if not torch.cuda.is_available():
         raise UsageError("--devices needs CUDA GPUs; none here")
     try:
-        indices = [int(x) for x in args.devices.split(",")]
+        indices = [int(x) for x in items]
     except ValueError:
         raise UsageError(f"--devices {args.devices!r}: expected GPU indices like 0,1") from None
     bad = [i for i in indices if not 0 <= i < torch.cuda.device_count()]
@@ -289,6 +318,18 @@ def parse_devices(args: argparse.Namespace, device: torch.device) -> tuple[str, 
             f"--devices: no GPU {bad[0]} (this machine has {torch.cuda.device_count()})"
         )
     return tuple(f"cuda:{i}" for i in indices)
+
+
+def slurm_device(args: argparse.Namespace) -> torch.device:
+    """The device type Slurm jobs run on: --device cuda or cpu; auto: cuda unless
+    --gpus-per-task 0."""
+    import torch
+
+    if args.device == "auto":
+        return torch.device("cpu" if args.gpus_per_task == 0 else "cuda")
+    if args.device not in ("cpu", "cuda"):
+        raise UsageError(f"--device {args.device}: with --executor slurm, cpu or cuda")
+    return torch.device(args.device)
 
 
 def check_out(out: Path, resume: bool) -> None:
@@ -311,29 +352,35 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bench.worker import MeasureOptions
     from operators import capabilities
 
-    device = resolve_device(args.device)
+    executor = executor_kind(args)
+    # A Slurm job runs on another node: its device is named, not looked for here.
+    device = resolve_device(args.device) if executor != "slurm" else slurm_device(args)
     if args.list_presets:
         return list_presets(device)
     try:
         sweep = sweep_from_args(args, device)
-        tasks = plan(sweep, parse_shard(args.shard))
+        tasks = plan(sweep, parse_shard(args.shard), device.type)
     except (ValueError, KeyError) as exc:
         raise UsageError(str(exc).strip("'\"")) from None
     if sweep.base.dtype == "bf16" and not capabilities.dtype_runs("bf16", device):
         raise UsageError(f"--dtype bf16 does not run on {device} (needs compute capability 8.0)")
     if args.cuda_graph and device.type != "cuda":
         raise UsageError("--cuda-graph needs a CUDA device")
+    if executor != "none" and (args.shard or args.devices):
+        raise UsageError(f"--executor {executor} makes its own shards; drop --shard and --devices")
     try:
         allocator.chosen()
     except allocator.AllocatorError as exc:
         raise UsageError(str(exc)) from None
-    devices = parse_devices(args, device)
+    devices = parse_devices(args, device) if executor != "slurm" else (device.type,)
     if args.telemetry:
         from bench.telemetry import unavailable_message
 
         if line := unavailable_message(device):
             print(line, file=sys.stderr)  # the run goes on without telemetry
-    out = Path(args.out or f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}")
+    out = out_path(args.out) or Path(
+        f"runs/{args.preset or 'custom'}-{envinfo.now()[:19].replace(':', '')}"
+    )
     check_out(out, args.resume)
     timing = TimingOptions(
         target_s=sweep.target_s if sweep.target_s is not None else defaults.TARGET_S,
@@ -355,8 +402,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             stages=args.stages,
             verify_budget_s=args.timeout * BUDGET_SHARE_OF_TIMEOUT,  # the check leaves the rest
         ),
-        env_extra={"preset": args.preset, "sweep": sweep.as_dict(), "shard": args.shard},
+        env_extra={
+            "preset": args.preset,
+            "sweep": sweep.as_dict(),
+            "shard": args.shard,
+            "command": envinfo.command_text(getattr(args, "argv", None)),
+            "argv": getattr(args, "argv", None),
+        },
     )
+    if executor != "none":
+        from bench.executor import run_sharded
+
+        return run_sharded(args, executor, sweep, device.type, opts)
     print(run_header(args.preset, sweep, devices, tasks, out), file=sys.stderr)
     try:
         with Progress(quiet=args.quiet) as progress:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import warnings
 from pathlib import Path
 from typing import Any
 
-from bench.compare_render import FORMATS, RENDERERS, label
+from bench.compare_render import FORMATS, RENDERERS
 from bench.comparison import DEFAULT_THRESHOLDS, METRICS, Run, compare, default_threshold
 from bench.errors import UsageError
+from bench.merge import read_side
 from bench.record import row_key
-from bench.store import ENV_IDENTITY, ResultsError, env_value, read_env, read_rows
+from bench.store import ENV_IDENTITY, env_value
 
 # Beyond bench.store.ENV_IDENTITY (device, torch, triton, flash_attn): on a CPU the thread count
 # changes the kernels' speed as much as a library version does.
@@ -27,22 +27,14 @@ MAX_THRESHOLD = 10.0  # 1000%: beyond that a "threshold" is a typo
 
 
 def load_run(directory: str, side: str) -> tuple[Run, list[str]]:
-    """Rows keyed by configuration, and the warnings (torn lines) met while reading."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            rows, env = read_rows(directory), read_env(directory)
-        except ResultsError as exc:
-            raise UsageError(f"{side}: {exc}") from None
-    keyed: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = row_key(row)
-        if key in keyed:
-            raise UsageError(
-                f"{side} {directory}: two rows for {label(key)}; compare needs one per config"
-            )
-        keyed[key] = row
-    return Run(Path(directory), env, keyed), [f"{side}: {w.message}" for w in caught]
+    """Rows keyed by configuration, and the warnings (torn lines) met while reading.
+    `directory` may be several joined by commas (the shards of one sweep): bench.merge reads
+    them as one run, refusing mixed environments and a configuration measured twice."""
+    if not directory.strip():
+        raise UsageError(f"{side} {directory!r}: an empty path")
+    merged = read_side(directory, side)
+    keyed = {row_key(row): row for row in merged.rows}
+    return Run(Path(directory), merged.env, keyed), merged.notes
 
 
 def env_differences(base: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -81,8 +73,8 @@ def parse_threshold(text: str) -> float:
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare two runs; exit 1 on a significant regression")
-    p.add_argument("base", metavar="BASE_DIR", help="the reference run directory")
-    p.add_argument("new", metavar="NEW_DIR", help="the run directory to check")
+    p.add_argument("base", metavar="BASE_DIR", help="the reference run (or its shards: A,B,...)")
+    p.add_argument("new", metavar="NEW_DIR", help="the run to check (or its shards: A,B,...)")
     defaults = ", ".join(f"{v * 100:g}%% on {k}" for k, v in DEFAULT_THRESHOLDS.items())
     p.add_argument(
         "--threshold", help=f"smallest change that counts, e.g. 5%% (default: {defaults})"

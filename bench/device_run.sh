@@ -10,9 +10,9 @@
 #   DEVICE_RUN_TINY=1 bench/device_run.sh DIR  # dry run on a CPU: same stages, tiny sizes
 #
 # Budgets (seconds; caps, not targets; 0 skips a stage) can be overridden with BUDGET_<STAGE>:
-# VERDICT 70, PAPER 70, PAPER_B1 35, REPORT 25, TIMER 30, GRID 80, FWD_BWD 35, TESTS 45; with
-# the start (env, list: ~30 s) and the dispatch table (15) the caps sum to 435 s, under 7.5
-# minutes. Each sweep also gets --time-budget (its cap less ROW_MARGIN_S), so it stops starting
+# VERDICT 70, TARGET 45, PAPER 60, PAPER_B1 30, REPORT 25, TIMER 30, GRID 65, FWD_BWD 30,
+# TESTS 45; with the start (env, list: ~30 s) and the dispatch table (15) the caps sum to 445 s,
+# under 7.5 minutes. Each sweep also gets --time-budget (its cap less ROW_MARGIN_S), so it stops starting
 # rows before its stage is killed. Only the paper report is drawn here (a first look); the other
 # reports are drawn offline from runs.tar.gz (`hyena-bench report RUN...`), which costs no
 # device time and gives the same tables.
@@ -70,7 +70,12 @@ PYEOF
 # the longconv grid covers it at core level where it can finish). Names this checkout lacks drop.
 PAPER_OPS=$(known_ops attention-dense attention-sdpa-math attention-sdpa-efficient \
   attention-sdpa-flash attention-sdpa-cudnn flash-attn2 flash-attn3 flash-attn4 \
-  hyena-fft hyena-triton hyena-fused hyena-compiled hyena-flashfftconv)
+  hyena-fft hyena-triton hyena-fused hyena-flashfftconv)
+# hyena-compiled is left out: it compiles for tens of seconds per length (opt-in, docs/FUSED.md).
+# The fused layer's target shape (issue 15: B=8, D=768, fp16, forward): the Hyenas against the
+# fastest attentions at the two lengths of the paper's claims.
+TARGET_OPS=$(known_ops hyena-fused hyena-triton hyena-fft hyena-flashfftconv flash-attn3 \
+  flash-attn2 attention-sdpa-cudnn attention-sdpa-flash)
 GRID_OPS=$(known_ops hyena-triton-toeplitz hyena-triton-monarch hyena-fft)
 GRID_LENGTHS=256,384,512,768,1024,1536,2048,3072,4096,6144,8192,12288,16384,32768,65536
 
@@ -79,6 +84,8 @@ if [ "${DEVICE_RUN_TINY:-0}" = 1 ]; then  # CPU dry run: same stages and flags, 
   VERDICT=(--preset paper --ops "$PAPER_OPS" --seqlens 256,1024 --batch 2 "${SHAPE[@]}")
   PAPER=(--preset paper --ops "$PAPER_OPS" --seqlens 512 --batch 2 "${SHAPE[@]}")
   PAPER_B1=(--preset paper-b1 --ops "$PAPER_OPS" --seqlens 256,512 "${SHAPE[@]}")
+  TARGET=(--ops "$TARGET_OPS" --level layer --dtype fp32 --mode fwd --batch 2 --seqlens 256,512
+          "${SHAPE[@]}")
   FWD_BWD=(--preset paper --ops "$PAPER_OPS" --mode fwd_bwd --batch 1 --seqlens 256,512 "${SHAPE[@]}")
   GRID=(--level core --ops "$GRID_OPS" --d-model 32 --heads 2 --dtype fp32 --mode fwd --seqlens 256,384
         --target-time 0.02 --min-reps 3)
@@ -90,6 +97,8 @@ else
   PAPER=(--preset paper --ops "$PAPER_OPS" --seqlens 1k,2k,4k,16k,32k --target-time 0.1 --timeout 60
          --telemetry)
   PAPER_B1=(--preset paper-b1 --ops "$PAPER_OPS" --target-time 0.1 --timeout 60)
+  TARGET=(--ops "$TARGET_OPS" --level layer --batch 8 --d-model 768 --heads 12 --dtype fp16
+          --mode fwd --seqlens 8k,64k --target-time 0.2 --timeout 60)
   FWD_BWD=(--preset paper --ops "$PAPER_OPS" --mode fwd_bwd --batch 8 --seqlens 1k..16k
            --target-time 0.1 --timeout 60)
   GRID=(--level core --ops "$GRID_OPS" --d-model 768 --dtype fp16 --mode fwd
@@ -104,21 +113,24 @@ log "host: $(hostname); $(date -u +%Y-%m-%dT%H:%M:%SZ); git $(git rev-parse --sh
 $PY -m bench env > "$WORK/runs/env-device.json" 2>>"$LOG"
 $PY -m bench list 2>&1 | tee -a "$LOG"
 log "paper ops: $PAPER_OPS"
+log "target ops: $TARGET_OPS"
 log "grid ops: $GRID_OPS"
 
 # 1. The verdicts: the paper's B=64 setup at the two lengths its claims name, then its other
 #    lengths in a second directory (the report concatenates runs of one machine).
 sweep verdict "${BUDGET_VERDICT:-70}" paper-verdict "${VERDICT[@]}"
-sweep paper "${BUDGET_PAPER:-70}" paper "${PAPER[@]}"
-sweep paper-b1 "${BUDGET_PAPER_B1:-35}" paper-b1 "${PAPER_B1[@]}"
-report report-paper paper "$WORK/runs/paper-verdict" "$WORK/runs/paper" "$WORK/runs/paper-b1"
+sweep fused-target "${BUDGET_TARGET:-45}" fused-target "${TARGET[@]}"
+sweep paper "${BUDGET_PAPER:-60}" paper "${PAPER[@]}"
+sweep paper-b1 "${BUDGET_PAPER_B1:-30}" paper-b1 "${PAPER_B1[@]}"
+report report-paper paper "$WORK/runs/paper-verdict" "$WORK/runs/paper" "$WORK/runs/paper-b1" \
+  "$WORK/runs/fused-target"
 # 2. Our CUDA-event timer against triton.testing.do_bench on the same callables.
 stage timer-check "${BUDGET_TIMER:-30}" $PY -m bench.timer_check "${TIMER[@]}" \
   --out "$WORK/runs/timer_check.json"
 # 3. The Triton core grid: Toeplitz vs Monarch (and torch.fft) per batch; the thresholds it
 #    measures are printed as dispatch-table lines (operators/longconv/triton_dispatch.py).
-GRID_EACH=$(( ${BUDGET_GRID:-80} / ${#GRID_BATCHES[@]} ))
-[ "${BUDGET_GRID:-80}" -le 0 ] && GRID_EACH=0
+GRID_EACH=$(( ${BUDGET_GRID:-65} / ${#GRID_BATCHES[@]} ))
+[ "${BUDGET_GRID:-65}" -le 0 ] && GRID_EACH=0
 for b in "${GRID_BATCHES[@]}"; do
   MARGIN=8 sweep "grid-b$b" "$GRID_EACH" "grid-b$b" "${GRID[@]}" --batch "$b"  # rows <= 50 ms
 done
@@ -129,7 +141,7 @@ if [ -n "$GRID_RUNS" ]; then
     > $WORK/runs/dispatch_table.txt; cat $WORK/runs/dispatch_table.txt"
 fi
 # 4. Forward and backward at 1k..16k.
-sweep fwd-bwd "${BUDGET_FWD_BWD:-35}" fwd-bwd "${FWD_BWD[@]}"
+sweep fwd-bwd "${BUDGET_FWD_BWD:-30}" fwd-bwd "${FWD_BWD[@]}"
 # 5. The GPU-marked tests (correctness of every GPU kernel against the float64 references).
 stage gpu-tests "${BUDGET_TESTS:-45}" $PY -m pytest "${TESTS[@]}" -p no:cacheprovider \
   --junitxml="$WORK/runs/gpu-tests.xml"

@@ -10,7 +10,6 @@ import os
 import platform
 import shlex
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 
 from bench import __version__, allocator, nvml
+from bench.gitrepo import commit_of
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,23 +34,8 @@ def package_version(name: str) -> str | None:
 
 
 def git_info() -> dict[str, Any]:
-    def git(*args: str) -> str | None:
-        try:
-            out = subprocess.run(
-                ["git", *args],
-                cwd=REPO_ROOT,
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=True,
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return out.stdout.strip()
-
-    commit = git("rev-parse", "HEAD")
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit, "git_dirty": bool(status) if status is not None else None}
+    commit, dirty = commit_of(REPO_ROOT)
+    return {"git_commit": commit, "git_dirty": dirty}
 
 
 def cpu_model() -> str:
@@ -86,13 +71,35 @@ def nvml_state(device: torch.device) -> dict[str, Any]:
     return nvml.snapshot(device.index or 0)
 
 
+def command_text(argv: list[str] | None) -> str:
+    """The command as the user gave it: `argv` is what `bench.cli.main` received (a job launcher
+    calling main(argv) has its own sys.argv); None: this process's command line."""
+    words = sys.argv[1:] if argv is None else argv
+    return shlex.join(["hyena-bench", *words])
+
+
+def scheduler_job() -> dict[str, Any]:
+    """The scheduler job this process runs in (submitit's executor, Slurm's job id, the
+    process id), or {} outside one."""
+    env = os.environ
+    executor = env.get("SUBMITIT_EXECUTOR") or ("slurm" if env.get("SLURM_JOB_ID") else None)
+    if executor is None:
+        return {}
+    if env.get("SLURM_ARRAY_JOB_ID"):
+        job_id = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID', '')}"
+    else:
+        job_id = env.get("SLURM_JOB_ID") or env.get("SUBMITIT_LOCAL_JOB_ID")
+    return {"executor": executor, "job_id": job_id, "pid": os.getpid()}
+
+
 def collect(device: torch.device, argv: list[str] | None = None, **extra: Any) -> dict[str, Any]:
-    """The environment record at the start of a run."""
-    argv = sys.argv if argv is None else argv
+    """The environment record at the start of a run; `argv` as for command_text."""
     record = {
         "hyena_bench_version": __version__,
         **git_info(),
-        "command": shlex.join(["hyena-bench", *argv[1:]]) if argv else None,
+        "command": command_text(argv),
+        "argv": list(sys.argv[1:] if argv is None else argv),
+        "job": scheduler_job() or None,
         "started_at": now(),
         "finished_at": None,
         "hostname": socket.gethostname(),

@@ -1,7 +1,8 @@
 """Errors the CLI turns into one line on stderr, and the exit statuses every command shares."""
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # verify found a wrong result, compare a regression, or no worker could start
+# verify found a wrong result, compare a regression, no worker could start, a job failed twice
+EXIT_FAILURE = 1
 EXIT_USAGE = 2  # bad arguments or unusable input files: one line on stderr, nothing written
 EXIT_NOTHING_RAN = 3  # run: every row skipped; verify: nothing verified (nothing runs here)
 

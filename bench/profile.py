@@ -9,14 +9,18 @@ command line is built.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import shutil
 import statistics
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from bench import files
 from bench.commands import check_out, resolve_device
 from bench.defaults import WARMUP_CALLS
 from bench.errors import UsageError
-from bench.flags import add_config_flags, config_changes
+from bench.flags import add_config_flags, config_changes, out_path
 from bench.sweep import size
 from operators.config import Config
 
@@ -89,7 +93,7 @@ def prepare_out(text: str | None, op: str, config: Config) -> Path:
     from bench import envinfo
 
     stamp = envinfo.now()[:19].replace(":", "")
-    out = Path(text or f"runs/profile-{op}-L{config.seqlen}-{stamp}")
+    out = out_path(text) or Path(f"runs/profile-{op}-L{config.seqlen}-{stamp}")
     check_out(out, resume=True)  # resume: a profile may overwrite an earlier one in place
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -151,6 +155,37 @@ def run_nvtx_only(spec: OperatorSpec, config: Config, device: torch.device, reps
     torch.cuda.profiler.stop()
 
 
+def write_outputs(out: Path, created: bool, prof: Any, kernels: Any, stages: Any) -> None:
+    """The trace and the two tables, each whole or not at all: written into a directory inside
+    --out, then each renamed into place. A full disk leaves neither a 0-byte CSV nor a
+    temporary file, and a directory this command created and could not fill is removed.
+    torch's trace export reports a failed write only in its log (it leaves `<file>.tmp`), so
+    that is checked for."""
+    staged = files.staging_dir(out / TRACE_FILE)
+    failed = True
+    try:
+        trace = staged / TRACE_FILE
+        prof.export_chrome_trace(str(trace))
+        if not trace.is_file() or Path(f"{trace}.tmp").exists():
+            raise files.OutputError(
+                f"disk full: {out / TRACE_FILE}: the profiler could not write its trace"
+            )
+        kernels.to_csv(staged / KERNELS_FILE, index=False)
+        stages.to_csv(staged / STAGES_FILE, index=False)
+        for name in (TRACE_FILE, KERNELS_FILE, STAGES_FILE):
+            os.replace(staged / name, out / name)
+        failed = False
+    except OSError as exc:
+        raise files.output_error(exc, exc.filename or out) from None
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+        if failed and created:
+            for name in (TRACE_FILE, KERNELS_FILE, STAGES_FILE):
+                (out / name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                out.rmdir()
+
+
 def cmd_profile(args: argparse.Namespace) -> int:
     from bench.profile_tables import kernel_records, kernel_table, render, stage_table
     from bench.stages import STEP_RANGE, step_times
@@ -166,15 +201,15 @@ def cmd_profile(args: argparse.Namespace) -> int:
         run_nvtx_only(spec, config, device, args.reps)
         print(f"{args.op}  {config.label()}: {args.reps} calls in NVTX ranges ({STEP_RANGE})")
         return 0
+    requested = out_path(args.out)
+    created = requested is None or not requested.exists()  # removed again if it stays empty
     out = prepare_out(args.out, args.op, config)
     prof = run_profile(spec, config, device, args.reps)
-    prof.export_chrome_trace(str(out / TRACE_FILE))
     events = prof.events()
     kernels = kernel_table(kernel_records(events, device.type), args.reps)
     steps = step_times(events, device.type)
     stages = stage_table(steps)
-    kernels.to_csv(out / KERNELS_FILE, index=False)
-    stages.to_csv(out / STAGES_FILE, index=False)
+    write_outputs(out, created, prof, kernels, stages)
     what = "kernels by GPU time" if device.type == "cuda" else "ops by self CPU time"
     print(describe(args.op, config, device, args.reps))
     print(f"\ntop {min(args.top, len(kernels))} {what}:")

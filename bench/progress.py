@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +17,9 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.progress import Progress as RichProgress
+from rich.text import Text
+
+from bench.safetext import printable
 
 STATUS_STYLE = {"ok": "green", "oom": "yellow", "skipped": "dim", "error": "red", "timeout": "red"}
 
@@ -45,7 +47,7 @@ def describe(row: dict[str, Any]) -> str:
 class Progress:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self.console = Console(stderr=True, highlight=False)
+        self.console = Console(stderr=True, highlight=False, markup=False, emoji=False)
         self.bar: RichProgress | None = None
         self.task: Any = None
         self.said: set[tuple[str, str]] = set()  # (op, reason) of the skips already shown
@@ -79,8 +81,8 @@ class Progress:
         if line is None:
             return
         style = STATUS_STYLE.get(row["status"], "")
-        text = escape(line)  # a reason may hold [brackets] that rich would read as markup
-        self.bar.console.print(f"[{style}]{text}[/{style}]" if style else text)
+        # A plain Text, never markup: a reason may hold [brackets] or escape codes.
+        self.bar.console.print(Text(printable(line), style=style), soft_wrap=True)
 
     def line(self, row: dict[str, Any]) -> str | None:
         """The row's console line; None for a skip already said for this implementation."""
@@ -99,7 +101,7 @@ class Progress:
             lines.append(f"{summary['already_done']} rows were already done (resumed)")
         if summary["not_run"]:
             lines.append(
-                f"{summary['not_run']} rows not run (time budget); finish them with "
-                f"--resume --out {out}"
+                f"{summary['not_run']} rows not run (time budget); finish them by running the "
+                "same command again with --resume"
             )
-        print("\n".join(lines), file=sys.stderr)
+        print("\n".join(printable(line) for line in lines), file=sys.stderr)

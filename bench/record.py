@@ -16,6 +16,7 @@ a bump of SCHEMA_VERSION (other tools read these files).
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,17 @@ from operators.config import CONFIG_FIELDS, FAMILIES, SAFE_NAME
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "oom", "error", "skipped", "timeout")
+# Bounds on what one row may hold, so that a hostile file cannot make a table or a file name of
+# unbounded size. MAX_SAMPLES: 50x bench.defaults.MAX_REPS (2,000), room for --min-reps on slow
+# rows. MAX_TEXT: a reason is one line of an exception (bench.worker.one_line: 500 characters);
+# descriptions are a sentence. MAX_ENTRIES: a dict field holds one entry per stage or sensor.
+# MAX_FIELDS: the ~50 declared fields plus room for a newer writer's.
+MAX_SAMPLES = 100_000
+MAX_TEXT = 4096
+MAX_ENTRIES = 256
+MAX_FIELDS = 256
+# JSON integers beyond int64 do not fit a table column (pandas would turn the column into objects).
+INT64 = 2**63
 # A field this version does not declare (a newer writer's, a plugin's) is kept as it is, if its
 # name looks like one of ours: such names become DataFrame columns and CSV headers.
 EXTRA_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -64,6 +76,8 @@ class Field:
     pattern: re.Pattern[str] | None = None
     items: type | None = None
     default: Any = None  # its value in a fresh row (new_row)
+    finite: bool = False  # NaN and infinities are refused (a time or a count cannot be either)
+    max_length: int | None = None  # of a str, a list or a dict (default: MAX_TEXT, MAX_ENTRIES)
 
     def check(self, value: Any) -> Any:
         """`value` if it fits this field (a samples list becomes a float64 array); RowError
@@ -79,16 +93,43 @@ class Field:
         if self.pattern is not None and not self.pattern.fullmatch(value):
             raise RowError(self.name, f"{shown(value)} is not a safe name ({self.pattern.pattern})")
         if self.type in (int, float):
-            self.check_range(value)
+            self.check_number(value)
+        elif self.type in (str, list, dict):
+            self.check_length(value)
         if isinstance(value, np.ndarray):  # validated before: samples are float64 already
             return value
         if self.items is not None:
             values = value.values() if isinstance(value, dict) else value
-            if not {type(v) for v in values} <= ITEM_TYPES[self.items]:
+            if not set(map(type, values)) <= ITEM_TYPES[self.items]:
                 raise RowError(self.name, f"expected {self.describe()}")
             if isinstance(value, list):
-                return np.asarray(value, dtype=np.float64)  # 8 bytes a sample, not 32
+                value = np.asarray(value, dtype=np.float64)  # 8 bytes a sample, not 32
+                self.check_items(value)
+            else:
+                self.check_items(np.fromiter(value.values(), dtype=np.float64, count=len(value)))
+        if isinstance(value, dict):
+            check_keys(self.name, value)
         return value
+
+    def check_number(self, value: float) -> None:
+        if type(value) is int and not -INT64 <= value < INT64:
+            raise RowError(self.name, f"{shown(value)} does not fit 64 bits")
+        if self.finite and not math.isfinite(value):
+            raise RowError(self.name, f"{value!r} is not a finite number")
+        self.check_range(value)
+
+    def check_length(self, value: str | list | dict) -> None:
+        limit = self.max_length or (MAX_TEXT if isinstance(value, str) else MAX_ENTRIES)
+        if len(value) > limit:
+            unit = "characters" if isinstance(value, str) else "entries"
+            raise RowError(self.name, f"{len(value):,} {unit}, more than {limit:,}")
+
+    def check_items(self, values: np.ndarray) -> None:
+        """Range and finiteness of a list's or dict's numbers, vectorised."""
+        if self.finite and not np.isfinite(values).all():
+            raise RowError(self.name, "holds a value that is not a finite number")
+        if self.minimum is not None and (values < self.minimum).any():
+            raise RowError(self.name, f"holds a value below {self.minimum:g}")
 
     def check_range(self, value: float) -> None:
         if self.minimum is not None and value < self.minimum:
@@ -109,10 +150,14 @@ class Field:
             text += ": " + "|".join(self.choices)
         if self.pattern is not None:
             text += ", a safe name"
+        if self.finite:
+            text += ", finite"
         return text
 
 
 TYPE_NAMES = {int: "int", float: "float", str: "str", bool: "bool", list: "list", dict: "dict"}
+# Keys of a dict field (stage names, sensors) reach plot legends and CSV columns.
+MAX_KEY = 128
 ITEM_TYPES = {float: {int, float}, int: {int}, str: {str}}
 
 
@@ -125,6 +170,12 @@ def is_type(value: Any, expected: type) -> bool:
     if expected is list:
         return type(value) is list or (isinstance(value, np.ndarray) and value.dtype.kind == "f")
     return isinstance(value, expected)
+
+
+def check_keys(name: str, value: dict) -> None:
+    for key in value:
+        if len(key) > MAX_KEY or not key.isprintable():
+            raise RowError(name, f"key {shown(key)} is not a short printable name")
 
 
 def shown(value: Any) -> str:
@@ -166,7 +217,13 @@ FIELDS: tuple[Field, ...] = (
         maximum=SCHEMA_VERSION,
         default=SCHEMA_VERSION,
     ),
-    _contract("run_id", str, "the run that wrote the row (env.json's run_id)", nullable=False),
+    _contract(
+        "run_id",
+        str,
+        "the run that wrote the row (env.json's run_id)",
+        nullable=False,
+        max_length=128,
+    ),
     _contract(
         "op",
         str,
@@ -185,12 +242,24 @@ FIELDS: tuple[Field, ...] = (
     _contract("status", str, "outcome of the measurement", nullable=False, choices=STATUSES),
     _contract("reason", str, "why the status is not ok (empty when ok)", default=""),
     _contract("reps", int, "timed calls (the length of samples_ms)", minimum=0, default=0),
-    _contract("latency_ms_median", float, "median time per call", unit="ms", minimum=0),
     _contract(
-        "latency_ms_p10", float, "10th percentile of the time per call", unit="ms", minimum=0
+        "latency_ms_median", float, "median time per call", unit="ms", minimum=0, finite=True
     ),
     _contract(
-        "latency_ms_p90", float, "90th percentile of the time per call", unit="ms", minimum=0
+        "latency_ms_p10",
+        float,
+        "10th percentile of the time per call",
+        unit="ms",
+        minimum=0,
+        finite=True,
+    ),
+    _contract(
+        "latency_ms_p90",
+        float,
+        "90th percentile of the time per call",
+        unit="ms",
+        minimum=0,
+        finite=True,
     ),
     _contract(
         "samples_ms",
@@ -200,6 +269,9 @@ FIELDS: tuple[Field, ...] = (
         items=float,
         nullable=False,
         default=[],
+        minimum=0,
+        finite=True,
+        max_length=MAX_SAMPLES,
     ),
     _contract(
         "peak_mem_bytes",
@@ -214,12 +286,20 @@ FIELDS: tuple[Field, ...] = (
         "analytic work per call, in the family's own convention (operators/counts.py)",
         unit="FLOP",
         minimum=0,
+        finite=True,
     ),
-    _contract("tflops", float, "flops / median time", unit="TFLOP/s", minimum=0),
-    _contract("bytes", float, "minimum memory traffic per call", unit="bytes", minimum=0),
-    _contract("gbps", float, "bytes / median time", unit="GB/s", minimum=0),
+    _contract("tflops", float, "flops / median time", unit="TFLOP/s", minimum=0, finite=True),
     _contract(
-        "energy_j", float, "energy per call from NVML (null without a GPU)", unit="J", minimum=0
+        "bytes", float, "minimum memory traffic per call", unit="bytes", minimum=0, finite=True
+    ),
+    _contract("gbps", float, "bytes / median time", unit="GB/s", minimum=0, finite=True),
+    _contract(
+        "energy_j",
+        float,
+        "energy per call from NVML (null without a GPU)",
+        unit="J",
+        minimum=0,
+        finite=True,
     ),
     _contract(
         "max_rel_err",
@@ -234,11 +314,23 @@ FIELDS: tuple[Field, ...] = (
         "fwd_bwd); null: not checked (verify_reason)",
         default=False,
     ),
-    _contract("started_at", str, "when the row started (ISO 8601, UTC)"),
+    _contract("started_at", str, "when the row started (ISO 8601, UTC)", max_length=64),
     # --- more detail (absent in older or CPU-only runs) ---------------------------------------
-    Field("finished_at", str, "when the row finished (ISO 8601, UTC)"),
-    Field("wall_s", float, "wall time of the whole row: build, verify, time", unit="s", minimum=0),
-    Field("device_name", str, "device model, when it differs from env.json's device.name"),
+    Field("finished_at", str, "when the row finished (ISO 8601, UTC)", max_length=64),
+    Field(
+        "wall_s",
+        float,
+        "wall time of the whole row: build, verify, time",
+        unit="s",
+        minimum=0,
+        finite=True,
+    ),
+    Field(
+        "device_name",
+        str,
+        "device model, when it differs from env.json's device.name",
+        max_length=256,
+    ),
     Field("threads", int, "torch CPU threads", minimum=1),
     Field("cuda_graph", bool, "timed as CUDA-graph replays"),
     Field("timer", str, "how it was timed, in words"),
@@ -248,8 +340,16 @@ FIELDS: tuple[Field, ...] = (
         float,
         "minor page faults of the worker per timed call (getrusage ru_minflt over the timed loop)",
         minimum=0,
+        finite=True,
     ),
-    Field("tokens_per_s", float, "batch * seqlen / median time", unit="tokens/s", minimum=0),
+    Field(
+        "tokens_per_s",
+        float,
+        "batch * seqlen / median time",
+        unit="tokens/s",
+        minimum=0,
+        finite=True,
+    ),
     Field(
         "verify_batch",
         int,
@@ -270,10 +370,38 @@ FIELDS: tuple[Field, ...] = (
         "FLOPs the code runs per call: matmuls, convolutions, FFTs (operators/counts.py)",
         unit="FLOP",
         minimum=0,
+        finite=True,
     ),
-    Field("tflops_issued", float, "flops_issued / median time", unit="TFLOP/s", minimum=0),
-    Field("load_1m_start", float, "host 1-minute load average when the row started", minimum=0),
-    Field("load_1m_end", float, "host 1-minute load average when the row finished", minimum=0),
+    Field(
+        "tflops_issued",
+        float,
+        "flops_issued / median time",
+        unit="TFLOP/s",
+        minimum=0,
+        finite=True,
+    ),
+    Field(
+        "load_1m_start",
+        float,
+        "host 1-minute load average when the row started",
+        minimum=0,
+        finite=True,
+    ),
+    Field(
+        "load_1m_end",
+        float,
+        "host 1-minute load average when the row finished",
+        minimum=0,
+        finite=True,
+    ),
+    Field(
+        "roofline_fraction",
+        float,
+        "least time env.json's ceilings allow for flops_issued and bytes, over the median time "
+        "(1.0: at the roofline; bench/ceilings.py)",
+        minimum=0,
+        finite=True,
+    ),
     Field(
         "worker_restarted",
         bool,
@@ -284,8 +412,27 @@ FIELDS: tuple[Field, ...] = (
     Field("memory_method", str, "how peak memory was measured, in words"),
     Field("telemetry", dict, "NVML clocks, power, temperature during the row (run --telemetry)"),
     Field("throttled", bool, "the GPU throttled during the row (NVML; null: unknown)"),
-    Field("stage_ms", dict, "time per named stage (run --stages)", unit="ms", items=float),
+    Field(
+        "stage_ms",
+        dict,
+        "time per named stage (run --stages)",
+        unit="ms",
+        items=float,
+        minimum=0,
+        finite=True,
+    ),
     Field("stage_error", str, "why the stage times are missing"),
+    Field(
+        "block_calls",
+        list,
+        "calls in each interleaved block, in order: samples_ms cut into blocks (hyena-bench ab)",
+        items=int,
+    ),
+    # --- where it ran (sharded runs, several devices) ------------------------------------------
+    Field("shard", str, "the shard k/n that measured it (run --shard, --executor); null: all"),
+    Field("job_id", str, "the scheduler job that measured it (Slurm, submitit's local executor)"),
+    Field("worker_device", str, "the device its worker was bound to (cuda:1; run --devices)"),
+    Field("worker_pid", int, "process id of the worker that measured it", minimum=1),
 )
 
 BY_NAME: dict[str, Field] = {f.name: f for f in FIELDS}
@@ -319,7 +466,8 @@ def row_key(row: Row) -> tuple[Any, ...]:
 
 def validate(row: Any) -> Row:
     """Check a row read from JSON against FIELDS; returns it (samples as a float64 array) or
-    raises RowError naming the first bad field."""
+    raises RowError naming the first bad field. Beyond each field's own check, an ok row must
+    be a measurement: a positive median, and percentiles (where given) in order."""
     if not isinstance(row, dict):
         raise RowError("", "expected a JSON object")
     version = row.get("schema_version")
@@ -329,6 +477,8 @@ def validate(row: Any) -> Row:
             f"schema_version {shown(version)} is not supported "
             f"(this hyena-bench reads up to {SCHEMA_VERSION})",
         )
+    if len(row) > MAX_FIELDS:
+        raise RowError("", f"{len(row)} fields, more than {MAX_FIELDS}")
     missing = [f for f in CONTRACT_FIELDS if f not in row]
     if missing:
         raise RowError("", f"missing fields {', '.join(missing)}")
@@ -338,7 +488,21 @@ def validate(row: Any) -> Row:
             row[name] = spec.check(value)
         elif not (isinstance(name, str) and EXTRA_NAME.fullmatch(name)):
             raise RowError(shown(name), f"not a field name ({EXTRA_NAME.pattern})")
+    if row["status"] == "ok":
+        check_measured(row)
     return row
+
+
+def check_measured(row: Row) -> None:
+    """What makes an ok row a measurement (a zero or missing median would render as an
+    infinite speedup; percentiles out of order as a negative band)."""
+    median, p10, p90 = (row[f"latency_ms_{q}"] for q in ("median", "p10", "p90"))
+    if median is None or median <= 0:
+        raise RowError("latency_ms_median", f"{shown(median)} in an ok row (must be above 0)")
+    if p10 is not None and p90 is not None and not p10 <= median <= p90:
+        raise RowError(
+            "latency_ms_median", f"p10 {p10:g} <= median {median:g} <= p90 {p90:g} does not hold"
+        )
 
 
 def problem(row: Row, strict: bool = False) -> str | None:

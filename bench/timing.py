@@ -94,6 +94,13 @@ def warm_up(fn: Callable[[], object], opts: TimingOptions, sync: Callable[[], No
     return last
 
 
+def cpu_call_ms(fn: Callable[[], object]) -> float:
+    """One call of fn, timed on the host clock, in ms."""
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
 def minor_faults() -> int:
     """Minor page faults of this process so far (pages mapped in without disk I/O)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
@@ -108,9 +115,7 @@ def time_cpu(fn: Callable[[], object], opts: TimingOptions = TimingOptions()) ->
     while len(samples) < opts.min_reps or (
         time.perf_counter() - start < opts.target_s and len(samples) < opts.max_reps
     ):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1e3)
+        samples.append(cpu_call_ms(fn))
     faults = minor_faults() - faults
     timer = (
         f"host perf_counter per call, {torch.get_num_threads()} torch threads, "
@@ -139,6 +144,23 @@ def capture_graph(fn: Callable[[], object], device: torch.device) -> Callable[[]
     return graph.replay
 
 
+def cuda_calls_ms(
+    call: Callable[[], object], reps: int, flush: torch.Tensor | None
+) -> tuple[float, ...]:
+    """`reps` calls, each between two CUDA events, the L2 flushed before each (outside the
+    events); one synchronise at the end. Milliseconds per call."""
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for start, end in zip(starts, ends, strict=True):
+        if flush is not None:
+            flush.zero_()
+        start.record()
+        call()
+        end.record()
+    torch.cuda.synchronize()
+    return tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
+
+
 def time_cuda(
     fn: Callable[[], object],
     device: torch.device,
@@ -161,18 +183,9 @@ def time_cuda(
     if opts.cuda_graph:
         estimate = warm_up(call, opts, sync)
     reps = _reps_for(estimate, opts)
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
     faults = minor_faults()
-    for start, end in zip(starts, ends, strict=True):
-        if flush is not None:
-            flush.zero_()
-        start.record()
-        call()
-        end.record()
-    sync()
+    samples = cuda_calls_ms(call, reps, flush)
     faults = minor_faults() - faults
-    samples = tuple(s.elapsed_time(e) for s, e in zip(starts, ends, strict=True))
     timer = (
         f"CUDA events per call{' (CUDA graph replay)' if opts.cuda_graph else ''}, "
         f"L2 flushed before each ({'on' if flush is not None else 'off'}), "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -21,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, nvml
+from bench import ceilings, envinfo, nvml
 from bench.memory import is_oom, measure_peak
 from bench.record import Row
 from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
@@ -125,12 +126,14 @@ class Worker:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
+    def verification(self, spec: OperatorSpec, config: Config) -> Row:
+        """The row's float64-check fields (bench.verification); also bench.ab_worker's."""
+        if not self.opts.verify:
+            return {"verified": None, "verify_reason": "not checked: run with --no-verify"}
+        return self.checker.check(spec, config).fields()
+
     def measure(self, spec: OperatorSpec, config: Config) -> Row:
-        fields: Row = {}
-        if self.opts.verify:
-            fields.update(self.checker.check(spec, config).fields())
-        else:
-            fields.update(verified=None, verify_reason="not checked: run with --no-verify")
+        fields: Row = self.verification(spec, config)
         case = spec.build(config, self.device)
         step = case.step
         sampler = self._telemetry()
@@ -235,13 +238,11 @@ class Worker:
         return row
 
 
-def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
-    """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        torch.cuda.set_device(dev)
-    worker = Worker(dev, opts)
-    conn.send({"ready": True, "pid": os.getpid()})
+def serve(
+    conn: Connection, answer: Callable[[Any], Any], done: Callable[[], bool] = lambda: False
+) -> None:
+    """Send answer(message) for each message received; return on None, when the parent is gone
+    (EOF), or once done() says so after an answer. Shared by this worker and bench.ab_worker's."""
     while True:
         try:
             message = conn.recv()
@@ -249,7 +250,26 @@ def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
             return
         if message is None:
             return
-        op, config = message
-        conn.send(worker.run(op, Config(**config)))
-        if worker.exit_after_row:
-            return  # a CUDA error may have poisoned this process; the runner starts a new one
+        conn.send(answer(message))
+        if done():
+            return
+
+
+def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
+    """Worker process loop: receive (op, config dict), send back the row fields, or a
+    ceilings.Request, send back the device's ceilings; exit on EOF."""
+    warnings.simplefilter("ignore", registry.PluginWarning)  # the runner has said it once
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        torch.cuda.set_device(dev)
+    worker = Worker(dev, opts)
+    conn.send({"ready": True, "pid": os.getpid()})
+
+    def answer(message: Any) -> Any:
+        if isinstance(message, ceilings.Request):
+            return ceilings.measure_ceilings(dev, message.dtype, opts.timing)
+        return worker.run(message[0], Config(**message[1]))
+
+    # After a CUDA error that may have poisoned this process, it ends once the row is sent; the
+    # runner starts a new one.
+    serve(conn, answer, lambda: worker.exit_after_row)

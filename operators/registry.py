@@ -25,12 +25,27 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "hyena_bench.operators"
 
+
+class PluginWarning(UserWarning):
+    """A third-party implementation that failed to load or to answer; the rest carry on."""
+
+
+def failure(exc: BaseException) -> str:
+    """'SystemExit: 3': what a plugin raised, in one line of at most 300 characters."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return (f"{type(exc).__name__}: {first}" if first else type(exc).__name__)[:300]
+
+
 # Imported on first use of the table, in this order (the order `hyena-bench list` shows).
 BUILTIN_MODULES = (
     "operators.attention",
     "operators.longconv.naive",
     "operators.longconv.fft",
     "operators.longconv.triton_specs",
+    "operators.hyena_fused",
+    "operators.compiled",
+    "operators.flashfftconv",
 )
 
 
@@ -91,9 +106,14 @@ class OperatorSpec:
             if reason:
                 return Availability(False, reason)
         if self.probe is not None:
-            reason = self.probe(dev)
+            try:
+                reason = self.probe(dev)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a plugin's probe may raise anything, even SystemExit
+                reason = f"its availability check failed: {failure(exc)}"
             if reason:
-                return Availability(False, reason)
+                return Availability(False, str(reason))
         return Availability(True)
 
     def supports(self, config: Config, device: torch.device | str | None = None) -> str | None:
@@ -109,7 +129,14 @@ class OperatorSpec:
         availability = self.available(dev)
         if not availability:
             return availability.reason
-        return self.limits(config, dev) if self.limits is not None else None
+        if self.limits is None:
+            return None
+        try:
+            return self.limits(config, dev)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            return f"its limits check failed: {failure(exc)}"
 
 
 _TABLE: dict[str, OperatorSpec] = {}
@@ -151,8 +178,14 @@ def load_plugins() -> None:
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         try:
             _load_entry_point(ep)
-        except Exception as exc:  # a broken plugin must not take the harness down
-            warnings.warn(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}", stacklevel=2)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a broken plugin must not take us down
+            warnings.warn(
+                f"plugin {ep.name!r} ({ep.value}) failed to load: {failure(exc)}",
+                PluginWarning,
+                stacklevel=2,
+            )
 
 
 def specs() -> list[OperatorSpec]:
@@ -191,12 +224,18 @@ def available_specs(device: torch.device | str | None = None) -> list[OperatorSp
     return [s for s in specs() if s.available(device)]
 
 
+def opt_in(spec: OperatorSpec) -> str:
+    """Why `spec` runs only when named (`extra["opt_in"]`, e.g. a compile per case), or ""."""
+    return str(spec.extra.get("opt_in", ""))
+
+
 def select(ops: Iterable[str] = (), families: Iterable[str] = ()) -> list[OperatorSpec]:
-    """Specs named in `ops` (in that order), else those of `families`, else all."""
+    """Specs named in `ops` (in that order), else those of `families`, else all; without `ops`,
+    opt-in specs are left out."""
     ops, families = list(ops), list(families)
     if ops:
         return [get(name) for name in ops]
-    table = specs()
+    table = [s for s in specs() if not opt_in(s)]
     if families:
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:

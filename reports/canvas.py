@@ -27,6 +27,9 @@ DPI = 110
 SVG_SALT = "hyena-bench"  # fixed SVG element ids: regenerating a report changes only what moved
 EDGE_Y = 0.97  # where an OOM marker sits, as a fraction of the axes height
 EDGE_STEP = 0.035  # each further series' OOM markers sit this much lower, so none hide another
+# Text in figures is plain: a device or stage name from a stranger's results holding two `$`
+# must not be parsed as mathtext (a parse error would end the report; none of ours uses it).
+matplotlib.rcParams["text.parse_math"] = False
 
 
 @dataclass(frozen=True)

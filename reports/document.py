@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.allocator import method_text as allocator_text
-from reports import noise, plots, selection
+from reports import noise, plots, roofline, selection
 from reports.claims import (
     CLAIM_LEVEL,
     CLAIM_MODE,
@@ -27,7 +27,7 @@ from reports.claims import (
 )
 from reports.load import GROUP_FIELDS, Group, Results, env_value, groups
 from reports.render import Alert, Block, Bullets, Heading, Image, TableBlock, Text
-from reports.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE
+from reports.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_FIT_POINTS
 from reports.tables import (
     CONVENTIONS_NOTE,
     UNCHECKED_MARK,
@@ -47,6 +47,8 @@ from reports.tables import (
 
 TITLE = "hyena-bench report"
 PLOTS_DIR = "plots"
+# The tidy tables written as CSV (`build`'s `csv`), one file each.
+CSV_TABLES = ("summary", "crossover", "scaling", "claims")
 ENV_FIELDS = (  # (label, dotted key in env.json)
     ("run id", "run_id"),
     ("device", "device.name"),
@@ -196,15 +198,25 @@ def method(frame: pd.DataFrame, envs: list[dict[str, Any]] | None = None) -> lis
         + " Speedup is the baseline's median over the "
         "implementation's median. Crossover lengths interpolate linearly in log-log between "
         "adjacent measured lengths; scaling exponents are least-squares slopes of log latency "
-        "against log L over the upper half of each implementation's measured lengths. "
+        f"against log L over the upper half of each implementation's measured lengths (at least "
+        f"{MIN_FIT_POINTS} where the run has them), with a {CONFIDENCE:.0%} interval from the t "
+        "distribution with (number of lengths - 2) degrees of freedom. "
         "Throughput and memory are shown in one unit per table, picked by magnitude (the largest "
         "unit in which the largest value is at least 1); the plots use the table's unit. "
         + CONVENTIONS_NOTE,
         host_text(envs or []),
         f"Claims are judged on layer-level forward rows (the paper's setup), separately for each "
-        f"device, batch, width and dtype, with a {CONFIDENCE:.0%} percentile bootstrap interval "
-        f"for the speedup ({BOOTSTRAP_RESAMPLES:,} resamples of each side's raw samples, seed "
-        f"{BOOTSTRAP_SEED}): reproduced if the interval's lower bound reaches the threshold, not "
+        f"device, batch, width and dtype, with a {CONFIDENCE:.0%} percentile block-bootstrap "
+        f"interval for the speedup ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}): "
+        f"successive calls are correlated, so each row's samples are resampled in blocks of "
+        f"consecutive calls (the block length from the row's lag-1 autocorrelation; "
+        f"reports/baselines/README.md gives the interval's measured coverage). Where a side is "
+        f"the fastest of several implementations, its latency is a minimum over noisy medians and "
+        f"biased low (by about 0.85 standard errors of a median when three are equally fast, "
+        f"less when one is clearly fastest); the interval resamples the fastest one's samples "
+        f"and does not correct for that choice (resampling every candidate and taking the "
+        f"minimum each time covered the truth less often in simulation, README.md there). "
+        f"A claim is reproduced if the interval's lower bound reaches the threshold, not "
         f"reproduced if its upper bound is below it, inconclusive otherwise. In the speedup plots "
         f"each claim is a marker at its own length and threshold. The paper's Figure 4.3 series "
         f"(batch 64, GPU) share the latency axes only for GPU rows at batch 64; for any other "
@@ -368,18 +380,15 @@ def build(
             selection.named(rows, baseline_op) if baseline_op else selection.default_baseline(rows)
         )
         summary = summarise(rows, choice)
-        parts, cross, fits = group_blocks(
-            group,
-            rows,
-            summary,
-            choice,
-            paper,
-            out_dir / PLOTS_DIR if draw else None,
-            group.slug(several_devices),
-        )
+        plots_dir, slug = out_dir / PLOTS_DIR if draw else None, group.slug(several_devices)
+        parts, cross, fits = group_blocks(group, rows, summary, choice, paper, plots_dir, slug)
+        if (rows["status"] == "ok").any():
+            parts += roofline.blocks(results.runs, group, rows, choice, plots_dir, slug)
         blocks += [Heading(group.title(), 3), *parts]
         for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
             csv[name].append(with_group(part, group))
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
     notes = (warning, *notes) if warning else notes
-    return Report(blocks, {**tidy, "claims": verdict_frame(verdicts)}, notes)
+    tables = {**tidy, "claims": verdict_frame(verdicts)}
+    assert set(tables) <= set(CSV_TABLES), "name a new table in CSV_TABLES"
+    return Report(blocks, tables, notes)

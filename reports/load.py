@@ -9,6 +9,8 @@ different devices or library versions are kept apart unless the caller allows mi
 
 from __future__ import annotations
 
+import hashlib
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +35,8 @@ from bench.store import (
 GROUP_FIELDS = ("device_label", "level", "dtype", "mode", "batch", "d_model")
 # Config fields that normally stay fixed within a group; a series label names them if they vary.
 SERIES_FIELDS = ("heads", "order")
+# Characters of a device name kept in a file name (the rest of the name is ~40 more).
+SLUG_DEVICE = 48
 
 
 @dataclass(frozen=True)
@@ -150,10 +154,15 @@ class Group:
         )
 
     def slug(self, with_device: bool = False) -> str:
+        """A file-name stem: letters, digits and dashes only (a device name is a stranger's
+        text); a long device name is cut and given a hash, so two never share files."""
         base = f"{self.level}-{self.mode}-{self.dtype}-b{self.batch}-d{self.d_model}"
         if not with_device:
             return base
-        device = "".join(c if c.isalnum() else "-" for c in self.device_label.lower()).strip("-")
+        device = re.sub(r"[^a-z0-9]+", "-", self.device_label.lower()).strip("-")
+        if len(device) > SLUG_DEVICE:
+            digest = hashlib.sha1(self.device_label.encode()).hexdigest()[:8]
+            device = f"{device[: SLUG_DEVICE - 9].strip('-')}-{digest}"
         return f"{device}-{base}"
 
     def sort_key(self) -> tuple[Any, ...]:

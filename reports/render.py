@@ -1,18 +1,24 @@
 """Write a report: a list of blocks (headings, text, tables, images) as README-ready markdown with
 relative image links, as one self-contained HTML file with images embedded, and tables as CSV.
 
-Knows nothing about benchmarks: it formats what reports.document assembled.
+Knows nothing about benchmarks: it formats what reports.document assembled. Text may come from
+a stranger's results (a device name, a reason, a path), so each format escapes it for itself:
+markdown gets no raw HTML, links or table-breaking pipes and newlines (`md_text`), HTML is
+escaped by the standard library, and a CSV cell never starts a spreadsheet formula (`csv_cell`).
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from bench.safetext import printable
 from reports.plots import Plot
 from reports.tables import Table
 
@@ -68,22 +74,48 @@ Block = Heading | Text | Alert | Bullets | TableBlock | Image
 
 # --- markdown ----------------------------------------------------------------------------------
 
+# Characters that start markdown structure inside a line: code, emphasis, links and images,
+# table cells; backslash-escaped (CommonMark renders them as themselves). < and > become
+# entities, so no raw HTML (a <script>) reaches a renderer that allows it.
+MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+MD_ENTITIES = {"<": "&lt;", ">": "&gt;"}
+
+
+def md_text(value: Any) -> str:
+    """Text as one line of markdown that shows exactly as written (control characters, newlines
+    included, are shown as escapes by bench.safetext)."""
+    text = MD_SPECIAL.sub(r"\\\1", printable(value))
+    return text.replace("<", MD_ENTITIES["<"]).replace(">", MD_ENTITIES[">"])
+
+
+def md_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every text cell, column name and index label escaped (numbers as they are)."""
+
+    def cell(v: Any) -> Any:
+        return md_text(v) if isinstance(v, str) else v
+
+    out = frame.map(cell)
+    out.columns = [cell(c) for c in frame.columns]
+    out.index = frame.index.map(cell)
+    out.index.name = cell(frame.index.name)
+    return out
+
 
 def md_block(block: Block) -> str:
     match block:
         case Heading(text, level):
-            return f"{'#' * level} {text}"
+            return f"{'#' * level} {md_text(text)}"
         case Text(text):
-            return text
+            return md_text(text)
         case Alert(text):
-            return f"> **{text}**"
+            return f"> **{md_text(text)}**"
         case Bullets(items):
-            return "\n".join(f"- {item}" for item in items)
+            return "\n".join(f"- {md_text(item)}" for item in items)
         case TableBlock(table):
-            notes = "".join(f"\n\n{note}" for note in table.notes)
-            return f"**{table.title}**\n\n{table.frame.to_markdown()}{notes}"
+            notes = "".join(f"\n\n{md_text(note)}" for note in table.notes)
+            return f"**{md_text(table.title)}**\n\n{md_frame(table.frame).to_markdown()}{notes}"
         case Image(plot):
-            return f"![{plot.title}]({plot.png}) ([SVG]({plot.svg}))"
+            return f"![{md_text(plot.title)}]({plot.png}) ([SVG]({plot.svg}))"
     raise TypeError(f"unknown block {block!r}")
 
 
@@ -131,6 +163,33 @@ def to_html(blocks: list[Block], root: Path, title: str) -> str:
     )
 
 
+# --- CSV ---------------------------------------------------------------------------------------
+
+# A spreadsheet reads a cell starting with one of these as a formula (=HYPERLINK(...), +cmd|...):
+# such text cells get a leading apostrophe, which spreadsheets show as text (OWASP's advice).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not is_number(value):
+        return "'" + value
+    return value
+
+
+def is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.map(csv_cell)
+    out.columns = [csv_cell(c) for c in frame.columns]
+    return out
+
+
 # --- files -------------------------------------------------------------------------------------
 
 
@@ -149,5 +208,5 @@ def write(
     if "csv" in formats:
         for name, frame in csv.items():
             written.append(out_dir / f"{name}.csv")
-            frame.to_csv(written[-1], index=False)
+            csv_frame(frame).to_csv(written[-1], index=False)
     return written

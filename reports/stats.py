@@ -1,21 +1,28 @@
-"""Numbers derived from measurements: bootstrap confidence intervals for a speedup, the log-log
-crossing point of two latency curves, and the log-log scaling exponent of one curve.
+"""Numbers derived from measurements: speedup intervals (block bootstrap, bench.stats: the one
+bootstrap in the project), the log-log crossing point of two latency curves, and the log-log
+scaling exponent of one curve with its t-distribution interval.
 
 Pure functions over arrays; they know nothing about rows, operators or the paper.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
+from bench import stats as bench_stats
+
 BOOTSTRAP_RESAMPLES = 10_000  # enough for stable 2.5/97.5 percentiles at 3 significant digits
-BOOTSTRAP_SEED = 0  # fixed, so a report rebuilt from the same rows gives the same intervals
+BOOTSTRAP_SEED = bench_stats.BOOTSTRAP_SEED  # a report rebuilt from the same rows is the same
 CONFIDENCE = 0.95
-MIN_FIT_POINTS = 3  # fewer points give a slope without a standard error
+# A straight-line fit through k points has k - 2 degrees of freedom: 3 points leave one, and the
+# t quantile for a 95% interval is then 12.7, so fit over at least 4 lengths when the run has
+# them (t = 4.3), and say how wide the interval is when it does not.
+MIN_FIT_POINTS = 4
 
 
 @dataclass(frozen=True)
@@ -27,35 +34,14 @@ class Ratio:
     high: float
 
 
-def _median_ratio(base: np.ndarray, subject: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.median(base, axis=axis) / np.median(subject, axis=axis)
-
-
 def bootstrap_ratio(base: Sequence[float], subject: Sequence[float]) -> Ratio:
-    """Ratio of medians with a percentile bootstrap interval: each side resampled independently.
-
-    A side with a single sample has no spread to resample, so the interval collapses to the point
-    estimate there; a side with no samples is an error.
-    """
-    a, b = np.asarray(base, dtype=float), np.asarray(subject, dtype=float)
-    if a.size == 0 or b.size == 0:
+    """median(base) / median(subject) with a percentile block-bootstrap interval, each side's
+    successive samples resampled in blocks (they are correlated). A side with a single sample
+    has no spread to resample; a side with no samples is an error."""
+    if len(base) == 0 or len(subject) == 0:
         raise ValueError("bootstrap_ratio needs at least one sample on each side")
-    value = float(_median_ratio(a, b))
-    if a.size < 2 and b.size < 2:
-        return Ratio(value, value, value)
-    a, b = (np.repeat(x, 2) if x.size < 2 else x for x in (a, b))
-    result = stats.bootstrap(
-        (a, b),
-        _median_ratio,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        paired=False,
-        vectorized=True,
-        confidence_level=CONFIDENCE,
-        method="percentile",
-        rng=np.random.default_rng(BOOTSTRAP_SEED),
-    )
-    ci = result.confidence_interval
-    return Ratio(value, float(ci.low), float(ci.high))
+    r = bench_stats.ratio_of_medians(subject, base, CONFIDENCE, BOOTSTRAP_RESAMPLES)
+    return Ratio(r.value, r.low, r.high)
 
 
 def loglog_crossing(lengths: Sequence[float], ratio: Sequence[float]) -> float | None:
@@ -75,24 +61,38 @@ def loglog_crossing(lengths: Sequence[float], ratio: Sequence[float]) -> float |
 
 @dataclass(frozen=True)
 class Slope:
-    """Least-squares slope of log latency vs log length over the named lengths."""
+    """Least-squares slope of log latency vs log length over the named lengths, its standard
+    error and its CONFIDENCE interval from the t distribution with len(lengths) - 2 degrees of
+    freedom (NaN from two points)."""
 
     exponent: float
     stderr: float
     lengths: tuple[int, ...]
+    low: float = math.nan
+    high: float = math.nan
 
 
 def upper_half(lengths: Sequence[int]) -> list[int]:
-    """The upper half of the sorted lengths (with the middle one), at least MIN_FIT_POINTS."""
+    """The upper half of the sorted lengths (with the middle one), at least MIN_FIT_POINTS of
+    them (or all when the run has fewer)."""
     ordered = sorted(lengths)
     keep = max(len(ordered) - len(ordered) // 2, MIN_FIT_POINTS)
     return ordered[-keep:]
 
 
 def loglog_slope(lengths: Sequence[float], latency: Sequence[float]) -> Slope | None:
-    """Scaling exponent k in latency ~ L^k, with its standard error (NaN from two points)."""
+    """Scaling exponent k in latency ~ L^k, with its standard error and t interval."""
     if len(lengths) < 2:
         return None
     fit = stats.linregress(np.log(lengths), np.log(latency))
-    stderr = float(fit.stderr) if len(lengths) >= MIN_FIT_POINTS else float("nan")
-    return Slope(float(fit.slope), stderr, tuple(int(n) for n in lengths))
+    lengths_int = tuple(int(n) for n in lengths)
+    if len(lengths) < 3:
+        return Slope(float(fit.slope), math.nan, lengths_int)
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(lengths) - 2) * float(fit.stderr)
+    return Slope(
+        float(fit.slope),
+        float(fit.stderr),
+        lengths_int,
+        float(fit.slope - half),
+        float(fit.slope + half),
+    )

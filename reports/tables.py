@@ -16,7 +16,7 @@ import pandas as pd
 from bench.defaults import NOISY_SPREAD
 from reports import noise, selection
 from reports.selection import Choice
-from reports.stats import loglog_crossing, loglog_slope, upper_half
+from reports.stats import CONFIDENCE, MIN_FIT_POINTS, loglog_crossing, loglog_slope, upper_half
 from reports.units import by_magnitude
 
 THROTTLED_MARK = "†"
@@ -213,11 +213,13 @@ def scaling(group: pd.DataFrame) -> pd.DataFrame:
                 "family": families[impl],
                 "exponent": fit.exponent,
                 "stderr": fit.stderr,
+                "low": fit.low,
+                "high": fit.high,
                 "lengths": ", ".join(length_label(n) for n in fit.lengths),
                 "noisy": any((impl, int(n)) in noisy_at for n in fit.lengths),
             }
         )
-    columns = ["impl", "family", "exponent", "stderr", "lengths", "noisy"]
+    columns = ["impl", "family", "exponent", "stderr", "low", "high", "lengths", "noisy"]
     return pd.DataFrame(records, columns=columns)
 
 
@@ -374,17 +376,19 @@ def scaling_table(fits: pd.DataFrame) -> Table | None:
         {
             "implementation": fits["impl"],
             "exponent k (latency ∝ L^k)": [
-                (f"{k:.2f} ± {se:.2f}" if not math.isnan(se) else f"{k:.2f}")
+                (f"{k:.2f} [{lo:.2f}, {hi:.2f}]" if not math.isnan(lo) else f"{k:.2f}")
                 + (NOISY_MARK if noisy else "")
-                for k, se, noisy in zip(
-                    fits["exponent"], fits["stderr"], fits["noisy"], strict=True
+                for k, lo, hi, noisy in zip(
+                    fits["exponent"], fits["low"], fits["high"], fits["noisy"], strict=True
                 )
             ],
             "lengths fitted": fits["lengths"],
         }
     ).set_index("implementation")
     return Table(
-        "Scaling exponent over the upper half of the measured lengths (± standard error)",
+        f"Scaling exponent over the upper half of the measured lengths (at least "
+        f"{MIN_FIT_POINTS} where the run has them), {CONFIDENCE:.0%} interval from the t "
+        f"distribution with (lengths - 2) degrees of freedom",
         table,
         derived_noise_note(fits),
     )

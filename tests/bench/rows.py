@@ -17,6 +17,10 @@ def good_row(**changes: Any) -> record.Row:
         device="cpu",
         status="ok",
         samples_ms=[1.0, 2.0],
+        reps=2,
+        latency_ms_median=1.5,
+        latency_ms_p10=1.1,
+        latency_ms_p90=1.9,
         **Config(seqlen=256, d_model=64, heads=4).as_dict(),
     )
     row.update(changes)

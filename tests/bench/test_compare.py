@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench import cli, compare, comparison, stats
+from bench import cli, compare, comparison
 from bench.errors import UsageError
 from bench.record import CONTRACT_FIELDS, SCHEMA_VERSION
 
@@ -87,42 +87,51 @@ def run_pair(tmp_path: Path, base: list, new: list, *args: str) -> int:
     return cli.main(["compare", str(a), str(b), *args])
 
 
-def estimate(ratio: float, low: float, high: float, p: float | None = 0.001):
-    return stats.RatioEstimate(ratio, low, high, p, 40, 40)
+def estimate(ratio: float, low: float, high: float, p_worse: float = 1.0, p_better: float = 1.0):
+    return comparison.Estimate(ratio, low, high, p_worse, p_better, 40, 40)
 
 
 LATENCY = comparison.METRICS["latency"]
+SURE = comparison.ALPHA_EACH / 2  # a Holm-adjusted p-value that passes
 
 
 @pytest.mark.parametrize(
-    ("ratio", "low", "high", "p", "verdict"),
+    ("ratio", "low", "high", "p_worse", "p_better", "verdict"),
     [
-        (1.30, 1.20, 1.40, 0.001, "slower"),  # beyond 15%, interval excludes 1, U agrees
-        (1.30, 1.20, 1.40, 0.2, "inconclusive"),  # the U test disagrees
-        (1.30, 0.95, 1.80, 0.001, "inconclusive"),  # the interval includes 1
-        (1.10, 1.05, 1.14, 0.001, "unchanged"),  # real but smaller than the threshold
-        (1.10, 1.05, 1.20, 0.001, "inconclusive"),  # could still be beyond the threshold
-        (0.70, 0.60, 0.80, 0.001, "faster"),
-        (1.00, 0.99, 1.01, 0.9, "unchanged"),
-        (1.30, 1.30, 1.30, None, "slower"),  # single values (no U test): the threshold decides
+        (1.30, 1.20, 1.40, SURE, 1.0, "slower"),  # beyond 15% and sure of it after Holm
+        (1.30, 1.20, 1.40, 0.2, 1.0, "inconclusive"),  # not sure enough after Holm
+        (1.30, 0.95, 1.80, 0.3, 1.0, "inconclusive"),  # the interval includes 1
+        (1.10, 1.05, 1.14, 1.0, 1.0, "unchanged"),  # real but smaller than the threshold
+        (1.10, 1.05, 1.20, 0.4, 1.0, "inconclusive"),  # could still be beyond the threshold
+        (0.70, 0.60, 0.80, 1.0, SURE, "faster"),
+        (1.00, 0.99, 1.01, 1.0, 1.0, "unchanged"),
+        (1.10, 1.05, 1.14, SURE, 1.0, "unchanged"),  # sure, but the ratio is within 15%
     ],
 )
-def test_decision_rule(ratio, low, high, p, verdict):
-    assert comparison.decide(estimate(ratio, low, high, p), 0.15, LATENCY) == verdict
+def test_decision_rule(ratio, low, high, p_worse, p_better, verdict):
+    e = estimate(ratio, low, high, p_worse, p_better)
+    assert comparison.decide(e, 0.15, LATENCY) == verdict
 
 
-def test_interval_is_seeded_and_brackets_the_ratio():
-    a, b = samples(10.0, seed=1), samples(12.0, seed=2)
-    first = stats.compare_samples(a, b, comparison.CONFIDENCE)
-    assert first == stats.compare_samples(a, b, comparison.CONFIDENCE)
-    assert first.ratio == pytest.approx(1.2)
-    assert first.low < first.ratio < first.high
-    assert first.p_value < comparison.ALPHA
+def test_interval_is_seeded_and_brackets_the_ratio(tmp_path, capsys):
+    rows = ([row(ms=samples(10.0, seed=1))], [row(ms=samples(12.0, seed=2))])
+    assert run_pair(tmp_path, *rows, "--format", "json", "--threshold", "10%") == 1
+    first = json.loads(capsys.readouterr().out)["outcomes"][0]["estimate"]
+    assert run_pair(tmp_path / "again", *rows, "--format", "json", "--threshold", "10%") == 1
+    assert json.loads(capsys.readouterr().out)["outcomes"][0]["estimate"] == first
+    assert first["ratio"] == pytest.approx(1.2)
+    assert first["low"] < first["ratio"] < first["high"]
+    assert first["p_worse"] <= comparison.ALPHA_EACH
 
 
-def test_single_samples_collapse_the_interval():
-    e = stats.compare_samples([2.0], [3.0], comparison.CONFIDENCE)
-    assert (e.ratio, e.low, e.high, e.p_value) == (1.5, 1.5, 1.5, None)
+def test_single_values_are_exact_the_threshold_decides(tmp_path, capsys):
+    """One value a side (peak memory): nothing to resample, so the interval is the point and the
+    one-sided p-values are 0 or 1."""
+    new = [row(peak_mem_bytes=3 << 19)]
+    assert run_pair(tmp_path, [row()], new, "--metric", "memory", "--format", "json") == 1
+    e = json.loads(capsys.readouterr().out)["outcomes"][0]["estimate"]
+    assert (e["ratio"], e["low"], e["high"]) == pytest.approx((1.5, 1.5, 1.5))
+    assert e["p_worse"] == 0.0
 
 
 @pytest.mark.parametrize(("text", "value"), [("15%", 0.15), ("0.05", 0.05), ("0%", 0.0)])
@@ -242,7 +251,12 @@ def test_missing_env_exits_2(tmp_path, capsys):
     assert "env.json: missing" in capsys.readouterr().err
 
 
-def test_rows_without_usable_samples_are_inconclusive_not_a_crash(tmp_path, capsys):
+def test_an_ok_row_without_a_usable_time_is_unusable_input_not_no_regression(tmp_path, capsys):
     broken = row(ms=[0.0, float("nan")], latency_ms_median=None)
-    assert run_pair(tmp_path, [row()], [broken]) == 0
-    assert "no latency recorded" in capsys.readouterr().out
+    assert run_pair(tmp_path, [row()], [broken]) == 2
+    assert "results.jsonl:1: samples_ms: holds a value that is not a finite" in (
+        capsys.readouterr().err
+    )
+    zero = row(ms=[0.0, 0.0], latency_ms_median=0.0)
+    assert run_pair(tmp_path, [row()], [zero]) == 2
+    assert "latency_ms_median: 0.0 in an ok row" in capsys.readouterr().err

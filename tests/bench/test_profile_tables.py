@@ -81,7 +81,7 @@ def test_render_cuts_long_kernel_names() -> None:
         (["flash-attn2", "--seqlen", "1k", "--device", "cpu"], "needs a CUDA GPU"),
         (["hyena-fft", "--seqlen", "0"], "--seqlen"),
         (["hyena-fft", "--seqlen", "-4"], "--seqlen"),
-        (["hyena-fft", "--seqlen", "1k", "--d-model", "0"], "d_model must be positive"),
+        (["hyena-fft", "--seqlen", "1k", "--d-model", "0"], "--d-model: 0 must be at least 1"),
         (["hyena-fft", "--seqlen", "1k", "--level", "nope"], "invalid choice"),
         (["hyena-fft", "--seqlen", "1k", "--reps", "0"], "--reps"),
         (["hyena-fft", "--seqlen", "1k", "--device", "cpu", "--nvtx-only"], "--nvtx-only"),

@@ -68,9 +68,12 @@ def test_bad_values_name_the_field(changes, message):
         record.validate(json.loads(json.dumps(good(**changes))))
 
 
-def test_nan_is_a_value_not_a_corrupt_file_and_extra_fields_are_kept():
-    row = record.validate(json.loads(json.dumps(good(latency_ms_median=math.nan, my_note="x"))))
-    assert math.isnan(row["latency_ms_median"]) and row["my_note"] == "x"
+def test_a_nan_error_is_a_value_but_a_nan_time_is_refused_and_extra_fields_are_kept():
+    row = record.validate(json.loads(json.dumps(good(max_rel_err=math.nan, my_note="x"))))
+    assert math.isnan(row["max_rel_err"]) and row["my_note"] == "x"
+    for value in (math.nan, math.inf):
+        with pytest.raises(record.RowError, match=r"latency_ms_median: .* not a finite number"):
+            record.validate(json.loads(json.dumps(good(latency_ms_median=value))))
 
 
 def test_loading_names_file_line_and_field(tmp_path):
@@ -88,7 +91,10 @@ def test_new_row_refuses_undeclared_fields_and_holds_every_contract_field():
 
 def test_the_writer_check_turns_a_bad_row_into_an_error_row_that_loads():
     identity = base_row(Task("hyena-fft", Config(seqlen=256)), "r", "cpu")
-    assert checked({**identity, "status": "ok"}, identity)["status"] == "ok"
+    measured = {k: good()[k] for k in ("reps", "samples_ms", "latency_ms_median")}
+    measured.update(latency_ms_p10=1.1, latency_ms_p90=1.9)
+    assert checked({**identity, **measured, "status": "ok"}, identity)["status"] == "ok"
+    assert checked({**identity, "status": "ok"}, identity)["status"] == "error", "no median"
     bad = checked({**identity, "status": "ok", "speed": 3}, identity)
     assert bad["status"] == "error" and "undeclared fields speed" in bad["reason"]
     bad = checked({**identity, "status": "ok", "reps": np.float32(2.5)}, identity)

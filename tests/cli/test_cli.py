@@ -50,7 +50,8 @@ def test_usage_errors_have_one_prefix_and_suggest_the_nearest_command():
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         "hyena-bench: error: argument COMMAND: invalid choice: 'rnu' (choose from 'list', "
-        "'env', 'run', 'verify', 'compare', 'profile', 'report') (did you mean run?)"
+        "'env', 'run', 'verify', 'compare', 'merge', 'ab', 'profile', 'report') "
+        "(did you mean run?)"
     ]
     proc = run_cli("run", "--dtype", "fp61")
     assert proc.stderr.startswith("hyena-bench run: error: argument --dtype: invalid choice")

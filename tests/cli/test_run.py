@@ -59,6 +59,15 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
         assert r["minor_faults_per_call"] >= 0
         assert r["load_1m_start"] >= 0 and r["load_1m_end"] >= 0
     assert env["load"]["start"]["1m"] >= 0 and env["load"]["end"]["1m"] >= 0
+    ceilings = env["ceilings"]  # measured by the worker before the first row
+    assert ceilings["dtype"] == "fp32" and ceilings["matmul_tflops"] > 0
+    assert ceilings["copy_gbps"] > 0
+    for r in ok:  # the least time the ceilings allow, over the measured time
+        least_s = max(
+            r["flops_issued"] / (ceilings["matmul_tflops"] * 1e12),
+            r["bytes"] / (ceilings["copy_gbps"] * 1e9),
+        )
+        assert r["roofline_fraction"] == pytest.approx(least_s * 1e3 / r["latency_ms_median"])
     assert env["cpu"]["threads"] >= 1
     assert env["cpu"]["allocator"]["setting"] == "retain"
     for r in rows:
@@ -123,6 +132,10 @@ def test_after_a_cuda_error_the_worker_is_replaced_and_the_sweep_goes_on(tmp_pat
         (("--device", "tpu"), "unknown device"),
         (("--preset", "nope"), "unknown preset"),
         (("--d-model", "30", "--heads", "4"), "not divisible"),
+        (("--jobs", "2"), "--jobs and --slurm-config need --executor"),
+        (("--executor", "local", "--shard", "1/2"), "makes its own shards"),
+        (("--executor", "local", "--jobs", "0"), "--jobs 0"),
+        (("--devices", "cpu,cpu", "--device", "cuda"), "--device"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line_and_write_nothing(tmp_path, args, message):
@@ -240,12 +253,14 @@ def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
     proc.wait()
     done_before = len(rows_of(out))
     assert 4 <= done_before < 15, "killed mid-sweep"
+    ceilings = json.loads((out / "env.json").read_text())["ceilings"]
     run_cli(*args, "--resume", check=True, timeout=300)
     rows = rows_of(out)
     keys = [record.row_key(r) for r in rows]
     assert len(rows) == 15 and len(set(keys)) == 15
     env = json.loads((out / "env.json").read_text())
     assert len(env["resumes"]) == 1
+    assert env["ceilings"] == ceilings, "measured once a run: the resumed rows use the same"
 
 
 def test_shards_merge_by_concatenation(tmp_path):
@@ -283,3 +298,43 @@ def test_a_command_loads_only_the_module_that_owns_it():
     assert command_modules(["--help"]) == COMMAND_MODULES
     assert command_modules(["nope"]) == COMMAND_MODULES
     assert set(COMMAND_OWNER.values()) == set(COMMAND_MODULES)
+
+
+def test_two_cpu_devices_give_one_worker_each_taking_whole_groups(tmp_path):
+    """Run the way a job launcher does, calling bench.cli.main(argv) from its own program:
+    env.json holds that argv, not the program's sys.argv."""
+    out = tmp_path / "run"
+    ops = ("hyena-fft", "hyena-naive", "attention-sdpa-math")
+    argv = ["run", "--ops", ",".join(ops), "--seqlens", "256,512", "--level", "core"]
+    argv += ["--devices", "cpu,cpu", *SMALL, "--out", str(out)]
+    program = f"import sys; from bench.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO, env=cli_env(), capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    env = json.loads((out / "env.json").read_text())
+    assert env["argv"] == argv
+    assert env["command"] == "hyena-bench " + " ".join(argv)
+    rows = rows_of(out)
+    assert sorted((r["op"], r["seqlen"]) for r in rows) == sorted(
+        (op, n) for op in ops for n in (256, 512)
+    )
+    workers = {r["worker_pid"] for r in rows}
+    assert len(workers) == 2, "one worker per device, none replaced"
+    assert {r["worker_device"] for r in rows} == {"cpu"}
+    for op in ops:  # a group's lengths run in order on one worker, so its skips see them all
+        assert len({r["worker_pid"] for r in rows if r["op"] == op}) == 1, op
+
+
+def test_a_shard_holding_the_end_of_a_group_probes_the_length_before_it(tmp_path, plugin_env):
+    """test-oom fails from L=512 on. Cut in two shards, the second shard's lengths are still
+    skipped: it first re-measures (without recording) the length before its first one."""
+    out = tmp_path / "s2"
+    base = ["run", "--ops", "test-oom", "--seqlens", "256,512,1024,2048", "--level", "core"]
+    proc = run_cli(*base, "--shard", "2/2", "--out", str(out), *SMALL, env=plugin_env)
+    assert proc.returncode == 3, proc.stderr  # nothing measured: every row skipped
+    second = rows_of(out)
+    assert second and min(r["seqlen"] for r in second) > 512, "L=512 ran in shard 1/2"
+    for row in second:
+        assert row["status"] == "skipped" and row["shard"] == "2/2"
+        assert row["reason"].startswith("test-oom ran out of memory at L="), row["reason"]

@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 
 from reports.stats import bootstrap_ratio, loglog_crossing, loglog_slope, upper_half
@@ -41,9 +42,11 @@ def test_crossing_takes_the_last_rise_and_reports_never_or_always():
     assert loglog_crossing([], []) is None
 
 
-def test_upper_half_keeps_the_middle_and_at_least_three_points():
+def test_upper_half_keeps_the_middle_and_at_least_four_points():
+    assert upper_half([7, 1, 2, 3, 4, 5, 6, 8, 9]) == [5, 6, 7, 8, 9]
     assert upper_half([7, 1, 2, 3, 4, 5, 6]) == [4, 5, 6, 7]
-    assert upper_half([1, 2, 3, 4]) == [2, 3, 4]
+    assert upper_half([1, 2, 3, 4, 5]) == [2, 3, 4, 5]  # the smoke preset's five lengths
+    assert upper_half([1, 2, 3]) == [1, 2, 3]  # all the run has
     assert upper_half([1, 2]) == [1, 2]
 
 
@@ -51,5 +54,103 @@ def test_slope_of_a_power_law_is_its_exponent():
     fit = loglog_slope([1024, 2048, 4096], [1.0, 4.0, 16.0])
     assert fit.exponent == pytest.approx(2.0, abs=1e-12)
     assert fit.stderr == pytest.approx(0.0, abs=1e-12)
-    assert math.isnan(loglog_slope([1, 2], [1.0, 2.0]).stderr)
+    assert fit.low == pytest.approx(2.0, abs=1e-9) and fit.high == pytest.approx(2.0, abs=1e-9)
+    two = loglog_slope([1, 2], [1.0, 2.0])
+    assert math.isnan(two.stderr) and math.isnan(two.low)
     assert loglog_slope([1], [1.0]) is None
+
+
+# Two-sided 95% quantiles of Student's t (printed tables): 1 and 2 degrees of freedom.
+T_975 = {1: 12.706, 2: 4.303}
+
+
+@pytest.mark.parametrize("points", [3, 4])
+def test_slope_interval_uses_the_t_distribution_with_n_minus_2_degrees_of_freedom(points):
+    """Three lengths leave one degree of freedom: the interval is 12.7 standard errors wide on
+    each side, not 1.96; four leave two (4.30)."""
+    lengths = [1024 * 2**i for i in range(points)]
+    noise = [1.0, 1.3, 0.8, 1.1][:points]
+    fit = loglog_slope(lengths, [n**1.5 * e for n, e in zip(lengths, noise, strict=True)])
+    half = (fit.high - fit.low) / 2
+    assert fit.stderr > 0
+    assert half / fit.stderr == pytest.approx(T_975[points - 2], rel=1e-3)
+    assert fit.low < fit.exponent < fit.high
+
+
+# --- interval and edge cases checked against an independent reference (issue 19) ----------------
+def reference_interval(base, subject, confidence=0.95, resamples=40_000, seed=11):
+    """Percentile bootstrap of median(base)/median(subject), each side resampled on its own,
+    written directly in numpy with 4x the resamples of reports.stats."""
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(base), np.asarray(subject)
+    ma = np.median(a[rng.integers(0, a.size, (resamples, a.size))], axis=1)
+    mb = np.median(b[rng.integers(0, b.size, (resamples, b.size))], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    return np.percentile(ma / mb, [tail, 100 - tail])
+
+
+def lognormal(n, scale, seed):
+    return list(scale * np.random.default_rng(seed).lognormal(0, 0.2, n))
+
+
+@pytest.mark.parametrize(
+    ("base", "subject"),
+    [
+        (lognormal(40, 6.0, 1), lognormal(30, 2.0, 2)),  # both sides spread, unequal sizes
+        (lognormal(40, 6.0, 3), [2.0]),  # one sample: only the other side's spread
+        ([5.0], lognormal(25, 2.0, 4)),
+        (lognormal(2, 6.0, 5), [2.0]),  # two samples against one
+        ([6.0], lognormal(2, 2.0, 6)),  # one sample against two
+        ([6.0, 6.0], lognormal(3, 2.0, 9)),  # no spread on one side: the other's only
+    ],
+)
+def test_interval_matches_an_independent_bootstrap(base, subject):
+    ours = bootstrap_ratio(base, subject)
+    low, high = reference_interval(base, subject)
+    half = (high - low) / 2
+    assert high > low, "the case has spread to resample"
+    assert ours.low == pytest.approx(low, abs=0.1 * half)
+    assert ours.high == pytest.approx(high, abs=0.1 * half)
+    assert ours.value == pytest.approx(np.median(base) / np.median(subject), rel=1e-12)
+
+
+def test_interval_is_seeded_on_continuous_samples():
+    base, subject = lognormal(40, 6.0, 7), lognormal(30, 2.0, 8)
+    assert bootstrap_ratio(base, subject) == bootstrap_ratio(base, subject)
+
+
+def test_single_samples_on_both_sides_give_a_point():
+    r = bootstrap_ratio([3.0], [1.5])
+    assert (r.value, r.low, r.high) == (2.0, 2.0, 2.0)
+
+
+@pytest.mark.parametrize(("base", "subject"), [([], [1.0]), ([1.0], []), ([], [])])
+def test_an_empty_side_is_an_error(base, subject):
+    message = r"^bootstrap_ratio needs at least one sample on each side$"
+    with pytest.raises(ValueError, match=message):
+        bootstrap_ratio(base, subject)
+
+
+def test_a_ratio_touching_one_is_not_below_it():
+    assert loglog_crossing([1, 2, 4], [0.5, 0.8, 1.0]) == pytest.approx(4.0)
+    assert loglog_crossing([1, 2, 4], [2.0, 1.0, 2.0]) == 1.0
+
+
+def test_crossing_uses_the_last_point_below_one():
+    lengths = [1, 2, 4, 8]
+    assert loglog_crossing(lengths, [0.5, 0.5, 0.5, 2.0]) == pytest.approx(4 * 2**0.5)
+
+
+def test_slope_names_its_lengths():
+    assert loglog_slope([1024.0, 2048.0, 4096.0], [1.0, 3.0, 9.0]).lengths == (1024, 2048, 4096)
+
+
+def test_object_columns_are_read_as_numbers():
+    """A pandas column that once held None keeps dtype object after dropna(); numpy's log and
+    scipy's bootstrap refuse object arrays, so the numbers must be converted."""
+    lengths = np.array([1024, 2048, 4096], dtype=object)
+    ratio = np.array([0.5, 0.8, 2.0], dtype=object)
+    assert loglog_crossing(lengths, ratio) == loglog_crossing([1024, 2048, 4096], [0.5, 0.8, 2.0])
+    base = np.array(lognormal(10, 6.0, 10), dtype=object)
+    subject = np.array(lognormal(10, 2.0, 11), dtype=object)
+    assert bootstrap_ratio(base, subject) == bootstrap_ratio(list(base), list(subject))

@@ -1,0 +1,219 @@
+"""Mutation testing of the modules where a bug changes a number a user reads (issue 19), one
+module at a time with the tests that cover it: `nox -s mutation -- [MODULE ...]` runs this file.
+
+mutmut reads its settings from pyproject.toml in the directory it runs in and writes its mutated
+copy to mutants/ there. Each module gets its own working copy of the project,
+.mutation/<module>/, whose pyproject.toml adds two keys under [tool.mutmut]: only_mutate (this
+module) and pytest_add_cli_args_test_selection (its tests). mutmut's per-test coverage pass then
+runs only those tests, not the whole 15-minute suite, and the results of one module never reset
+another's. Rerunning keeps the results of unchanged functions (mutmut compares function hashes).
+
+Standard library only: nox installs mutmut in the session's environment, or run it by hand with
+an environment that has mutmut and the project's dependencies:
+    PYTHONPATH=. python tools/mutation.py bench.timing reports.stats
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+
+# Each listed module and the tests that exercise it in-process. mutmut maps mutants to tests by
+# tracing calls inside the test process, so tests that only reach a module through a `python -m
+# bench` subprocess (tests/cli) cannot kill its mutants and are left out: they would only cost
+# time. The listing order is the suggested order: small, number-producing modules first.
+TARGETS: dict[str, tuple[str, ...]] = {
+    "bench.timing": ("tests/bench/test_timing.py",),
+    "bench.stats": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "reports.stats": ("tests/reports/test_stats.py",),
+    "reports.claims": ("tests/reports/test_numbers.py",),
+    "reports.tables": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
+    "reports.selection": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
+    "operators.reference": (
+        "tests/operators/test_reference.py",
+        "tests/operators/test_safari_layout.py",
+    ),
+    "bench.compare": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "bench.comparison": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "bench.store": ("tests/bench/test_store.py", "tests/bench/test_record.py"),
+    "bench.runner": (
+        "tests/bench/test_runner.py",
+        "tests/bench/test_sweep.py",
+        "tests/bench/test_record.py",
+    ),
+    "operators.longconv.fft": ("tests/operators/test_correctness.py",),
+    "operators.longconv.naive": ("tests/operators/test_correctness.py",),
+    "operators.attention": ("tests/operators/test_correctness.py",),
+    "operators.hyena": ("tests/operators/test_correctness.py",),
+}
+
+# What a working copy leaves out: version control, other working copies, caches, and the
+# top-level runs/ of local sweeps (reports/runs holds committed data and is kept).
+SKIPPED = shutil.ignore_patterns(
+    ".git", ".mutation", "mutants", ".nox", ".tox", "__pycache__", "*.pyc", ".venv"
+)
+
+
+def ignore(directory: str, names: list[str]) -> set[str]:
+    top = Path(directory).resolve() == ROOT
+    return set(SKIPPED(directory, names)) | ({"runs"} & set(names) if top else set())
+
+
+# mutmut's exit codes per mutant, as its `results` command names them.
+COUNTED = ("killed", "survived", "timeout", "no_tests", "suspicious", "segfault", "skipped")
+
+
+def module_path(module: str) -> str:
+    return module.replace(".", "/") + ".py"
+
+
+def prepare(module: str, tests: tuple[str, ...]) -> Path:
+    """A working copy of the project for one module, with its [tool.mutmut] selection."""
+    work = WORK / module
+    # copy2 keeps the sources' mtimes, so mutmut sees an unchanged file as already mutated.
+    shutil.copytree(ROOT, work, ignore=ignore, dirs_exist_ok=True)
+    text = (ROOT / "pyproject.toml").read_text()
+    header = "[tool.mutmut]\n"
+    if header not in text:
+        raise SystemExit("pyproject.toml has no [tool.mutmut] section")
+    selection = (
+        f"only_mutate = [{json.dumps(module_path(module))}]\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
+    )
+    (work / "pyproject.toml").write_text(text.replace(header, header + selection, 1))
+    return work
+
+
+def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(work)}
+    return subprocess.run(
+        [sys.executable, "-m", "mutmut", *args], cwd=work, env=env, check=check, text=True
+    )
+
+
+def survivors(work: Path) -> list[str]:
+    out = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results"],
+        cwd=work,
+        env={**os.environ, "PYTHONPATH": str(work)},
+        check=True,
+        text=True,
+        capture_output=True,
+    ).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def earlier_not_killed(work: Path) -> list[str]:
+    """Mutants that an earlier run in this working copy did not kill (none before a first run)."""
+    summary_file = work / "summary.json"
+    if not summary_file.exists():
+        return []
+    lines = json.loads(summary_file.read_text())["not_killed"]
+    return [line.split(":")[0] for line in lines if not line.endswith(": timeout")]
+
+
+def show(work: Path, names: list[str]) -> str:
+    """The diffs of the given mutants (`mutmut show`), for reading the survivors."""
+    env = {**os.environ, "PYTHONPATH": str(work)}
+    return "".join(
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "show", name],
+            cwd=work,
+            env=env,
+            check=True,
+            text=True,
+            capture_output=True,
+        ).stdout
+        for name in names
+    )
+
+
+def summary(module: str, work: Path) -> dict[str, object]:
+    mutmut(work, "export-cicd-stats")
+    stats = json.loads((work / "mutants" / "mutmut-cicd-stats.json").read_text())
+    counts = {key: int(stats.get(key, 0)) for key in COUNTED}
+    total = int(stats["total"])
+    return {
+        "module": module,
+        "total": total,
+        **counts,
+        "score": counts["killed"] / total if total else None,
+        "not_killed": survivors(work),
+    }
+
+
+def markdown_table() -> str:
+    """One line per module with results in .mutation/: the counts as mutmut reports them."""
+    lines = [
+        "| module | mutants | killed | timeout | survived | no tests | killed+timeout |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for module in TARGETS:
+        path = WORK / module / "summary.json"
+        if not path.exists():
+            continue
+        r = json.loads(path.read_text())
+        caught = r["killed"] + r["timeout"]
+        lines.append(
+            f"| {module} | {r['total']} | {r['killed']} | {r['timeout']} | {r['survived']} "
+            f"| {r['no_tests']} | {caught / r['total']:.0%} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
+    parser.add_argument("--max-children", type=int, default=2, help="parallel mutant workers")
+    parser.add_argument(
+        "--fresh", action="store_true", help="forget earlier results and run every mutant"
+    )
+    parser.add_argument(
+        "--table", action="store_true", help="print the last results as a markdown table"
+    )
+    parser.add_argument("--list", action="store_true", help="print the modules and their tests")
+    args = parser.parse_args(argv)
+    if args.list:
+        for module, tests in TARGETS.items():
+            print(f"{module}: {' '.join(tests)}")
+        return 0
+    if args.table:
+        print(markdown_table())
+        return 0
+    unknown = [m for m in args.modules if m not in TARGETS]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; --list shows the choices")
+    results = []
+    for module in args.modules or list(TARGETS):
+        work = prepare(module, TARGETS[module])
+        print(f"== {module}: mutmut in {work.relative_to(ROOT)}", flush=True)
+        # mutmut keeps a mutant's old result while its function is unchanged, even when tests
+        # were added since: name the earlier survivors to run them again.
+        again = [] if args.fresh else earlier_not_killed(work)
+        if args.fresh:
+            shutil.rmtree(work / "mutants", ignore_errors=True)
+        mutmut(work, "run", "--max-children", str(args.max_children))
+        if again:
+            mutmut(work, "run", "--max-children", str(args.max_children), *again)
+        results.append(summary(module, work))
+        (work / "summary.json").write_text(json.dumps(results[-1], indent=2) + "\n")
+        lines = results[-1]["not_killed"]
+        names = [ln.split(":")[0] for ln in lines if ln.endswith(": survived")]  # type: ignore[union-attr]
+        (work / "survived.diff").write_text(show(work, names))
+    print("\nmodule                      killed/total  score  not killed")
+    for r in results:
+        score = "-" if r["score"] is None else f"{r['score']:.0%}"
+        print(f"{r['module']:<28}{r['killed']:>6}/{r['total']:<6}{score:>6}  {r['not_killed']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
