@@ -45,7 +45,9 @@ sweep() {  # sweep NAME BUDGET RUN_DIR ARGS...: one `bench run` stage with a mat
   local name=$1 limit=$2 dir=$3; shift 3
   local inner=$(( limit - ${MARGIN:-$ROW_MARGIN_S} ))
   [ "$inner" -lt 5 ] && inner=5
-  stage "$name" "$limit" $PY -m bench run "$@" --quiet --time-budget "$inner" --out "$WORK/runs/$dir"
+  # shellcheck disable=SC2086  # SWEEP_ENV: an optional `env VAR=value` prefix, split on purpose
+  stage "$name" "$limit" ${SWEEP_ENV:-} $PY -m bench run "$@" --quiet --time-budget "$inner" \
+    --out "$WORK/runs/$dir"
 }
 with_rows() {  # the run directories among "$@" that hold at least one row (a report needs rows)
   local d; for d in "$@"; do [ -s "$d/results.jsonl" ] && printf '%s ' "$d"; done
@@ -90,6 +92,7 @@ if [ "${DEVICE_RUN_TINY:-0}" = 1 ]; then  # CPU dry run: same stages and flags, 
   GRID=(--level core --ops "$GRID_OPS" --d-model 32 --heads 2 --dtype fp32 --mode fwd --seqlens 256,384
         --target-time 0.02 --min-reps 3)
   GRID_BATCHES=(2 1)
+  GRID_ENV="env TRITON_INTERPRET=1"  # the Triton kernels in the interpreter, so the table is derived
   TIMER=(--device cpu --seqlens 256 --batch 1 --d-model 32 --heads 2 --target-time 0.02)
   TESTS=(-m gpu -q)
 else
@@ -103,6 +106,7 @@ else
            --target-time 0.1 --timeout 60)
   GRID=(--level core --ops "$GRID_OPS" --d-model 768 --dtype fp16 --mode fwd
         --seqlens "$GRID_LENGTHS" --target-time 0.05 --max-call-ms 50 --timeout 60)
+  GRID_ENV=""
   GRID_BATCHES=(8 64)  # B=1: predicted Monarch everywhere, as B=8 (triton_dispatch.TABLE)
   TIMER=(--seqlens 4k,16k --batch 8 --d-model 768 --heads 12 --target-time 0.2)
   TESTS=(-m gpu -q --timeout 30)
@@ -132,7 +136,7 @@ stage timer-check "${BUDGET_TIMER:-30}" $PY -m bench.timer_check "${TIMER[@]}" \
 GRID_EACH=$(( ${BUDGET_GRID:-65} / ${#GRID_BATCHES[@]} ))
 [ "${BUDGET_GRID:-65}" -le 0 ] && GRID_EACH=0
 for b in "${GRID_BATCHES[@]}"; do
-  MARGIN=8 sweep "grid-b$b" "$GRID_EACH" "grid-b$b" "${GRID[@]}" --batch "$b"  # rows <= 50 ms
+  SWEEP_ENV=$GRID_ENV MARGIN=8 sweep "grid-b$b" "$GRID_EACH" "grid-b$b" "${GRID[@]}" --batch "$b"  # rows <= 50 ms
 done
 GRID_RUNS=$(with_rows "$WORK"/runs/grid-b*)
 if [ -n "$GRID_RUNS" ]; then
