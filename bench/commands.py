@@ -91,6 +91,7 @@ def list_rows(device: torch.device) -> list[dict[str, Any]]:
                 "requires": list(spec.requires),
                 "available": availability.ok,
                 "reason": availability.reason,
+                "opt_in": registry.opt_in(spec),
                 "detail": spec.detail,
                 "source": spec.source,
             }
@@ -114,7 +115,9 @@ def cmd_list(args: argparse.Namespace) -> int:
                 r["family"],
                 ",".join(r["levels"]),
                 ",".join(r["requires"]) or "-",
-                "yes" if r["available"] else f"no: {r['reason']}",
+                (f"yes (opt-in: {r['opt_in']})" if r["opt_in"] else "yes")
+                if r["available"]
+                else f"no: {r['reason']}",
             )
         ]
         for r in rows

@@ -395,6 +395,14 @@ FIELDS: tuple[Field, ...] = (
         finite=True,
     ),
     Field(
+        "roofline_fraction",
+        float,
+        "least time env.json's ceilings allow for flops_issued and bytes, over the median time "
+        "(1.0: at the roofline; bench/ceilings.py)",
+        minimum=0,
+        finite=True,
+    ),
+    Field(
         "worker_restarted",
         bool,
         "the worker exited after this row (a CUDA error, not OOM); the next ran in a new one",

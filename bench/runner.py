@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from bench import allocator, envinfo, files, record, store, worker
+from bench import allocator, ceilings, envinfo, files, record, store, worker
 from bench.defaults import ROW_TIMEOUT_S
 from bench.errors import UsageError
 from bench.shards import Task, plan  # noqa: F401 - plan: where callers have found it
@@ -32,6 +32,9 @@ from operators.config import CONFIG_NAMES, Config
 
 WORKER_START_TIMEOUT_S = 120.0  # importing torch (and CUDA init) in a fresh process
 WORKER_EXIT_WAIT_S = 10.0  # a worker that announced its exit has only to return; then it is killed
+# The ceilings take about a second on a GPU and a few on a loaded CPU; a worker that does not
+# answer in this time is replaced and the run goes on without them.
+CEILINGS_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -166,6 +169,20 @@ class WorkerProcess:
             return f"worker process died (signal {-code})"
         return f"worker process died (exit code {code})"
 
+    def ceilings(self, dtype: str) -> dict[str, Any]:
+        """The device's ceilings in `dtype` (bench/ceilings.py), or {"dtype", "error"}."""
+        try:
+            self.conn.send(ceilings.Request(dtype))
+            if self.conn.poll(CEILINGS_TIMEOUT_S):
+                return self.conn.recv()
+            self.stop()
+            error = f"no answer within {CEILINGS_TIMEOUT_S:g} s (worker replaced)"
+        except (EOFError, OSError, BrokenPipeError):
+            self.proc.join(5)
+            error = f"{self.death()} while measuring the ceilings; replaced"
+            self.stop()
+        return {"dtype": dtype, "error": error}
+
     def submit(self, task: Task, timeout_s: float) -> dict[str, Any]:
         """The row fields for `task`, or a timeout/error status; restarts the worker as needed."""
         return self.request((task.op, task.config.as_dict()), timeout_s)
@@ -219,6 +236,8 @@ class Runner:
         self.not_run = 0
         self.max_call_ms: float | None = None
         self.fatal: str | None = None  # set when a worker cannot start at all
+        self.ceilings: dict[str, Any] | None = None  # env.json's, measured once a run
+        self.ceilings_lock = threading.Lock()  # other devices' rows wait while they are measured
         self.probed: set[tuple[Any, ...]] = set()  # groups whose probe length was measured
         self.held: dict[int, tuple[Any, ...]] = {}  # several devices: the group each runs
         self.job = envinfo.scheduler_job()
@@ -247,6 +266,7 @@ class Runner:
         else:
             env, done = current, set()
         store.write_json_atomic(env_path, env)
+        self.ceilings = env.get("ceilings")
         todo = [t for t in self.tasks if record.row_key(t.key_row()) not in done]
         return env["run_id"], todo
 
@@ -302,6 +322,19 @@ class Runner:
                 ),
             )
 
+    def _measure_ceilings(self, proc: WorkerProcess, queue: list[Task]) -> None:
+        """Once a run, before its first row: the first worker measures the ceilings in the
+        sweep's dtype, stored in env.json (kept on resume unless they failed)."""
+        with self.ceilings_lock:
+            dtype = queue[0].config.dtype if queue else None
+            if dtype is None or ceilings.usable(self.ceilings, dtype):
+                return
+            self.ceilings = proc.ceilings(dtype)
+            with self.lock:
+                env = store.read_env(self.out)
+                env["ceilings"] = self.ceilings
+                store.write_json_atomic(self.out / store.ENV_FILE, env)
+
     def _next(self, queue: list[Task], slot: int) -> Task | None:
         """The next task for the worker in `slot`. With several devices, a worker keeps to one
         group until its lengths are done and takes no group another worker holds, so a group's
@@ -353,6 +386,7 @@ class Runner:
             with self.lock:
                 self.fatal = str(exc)
             return
+        self._measure_ceilings(proc, queue)
         where = {"shard": self.shard, "job_id": self.job.get("job_id"), "worker_device": device}
         try:
             while (task := self._next(queue, slot)) is not None:
@@ -366,6 +400,7 @@ class Runner:
                 else:
                     row.update(proc.submit(task, self.opts.timeout_s))
                     row.setdefault("started_at", envinfo.now())
+                row["roofline_fraction"] = ceilings.fraction(row, self.ceilings)
                 row = checked(row, identity)
                 with self.lock:
                     self._note_failure(task, row, self.max_call_ms)

@@ -111,7 +111,10 @@ def parse_seqlens(text: str) -> tuple[int, ...]:
 
 
 # Implementations compared in the paper's Figure 4.3: standard attention, FlashAttention (the
-# flash-attn packages, or torch SDPA's flash and cuDNN backends standing in), Hyena.
+# flash-attn packages, or torch SDPA's flash and cuDNN backends standing in), Hyena: the
+# reference layer with torch's FFT, with the Triton convolution, fused (hyena-fused) and with
+# FlashFFTConv; each is a skipped row with its reason where it cannot run. hyena-compiled is
+# left out: it compiles every case (tens of seconds each); name it with --ops.
 PAPER_OPS = (
     "attention-dense",
     "flash-attn2",
@@ -121,6 +124,8 @@ PAPER_OPS = (
     "attention-sdpa-cudnn",
     "hyena-fft",
     "hyena-triton",
+    "hyena-fused",
+    "hyena-flashfftconv",
 )
 LONGCONV_OPS = (
     "hyena-naive",
@@ -128,6 +133,7 @@ LONGCONV_OPS = (
     "hyena-triton-toeplitz",
     "hyena-triton-monarch",
     "hyena-triton",
+    "hyena-flashfftconv",
 )
 
 _PAPER = Sweep(

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from bench import envinfo, nvml
+from bench import ceilings, envinfo, nvml
 from bench.memory import is_oom, measure_peak
 from bench.record import Row
 from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
@@ -256,17 +256,20 @@ def serve(
 
 
 def main(conn: Connection, device: str, opts: MeasureOptions) -> None:
-    """Worker process loop: receive (op, config dict), send back the row fields; exit on EOF."""
+    """Worker process loop: receive (op, config dict), send back the row fields, or a
+    ceilings.Request, send back the device's ceilings; exit on EOF."""
     warnings.simplefilter("ignore", registry.PluginWarning)  # the runner has said it once
     dev = torch.device(device)
     if dev.type == "cuda":
         torch.cuda.set_device(dev)
     worker = Worker(dev, opts)
     conn.send({"ready": True, "pid": os.getpid()})
+
+    def answer(message: Any) -> Any:
+        if isinstance(message, ceilings.Request):
+            return ceilings.measure_ceilings(dev, message.dtype, opts.timing)
+        return worker.run(message[0], Config(**message[1]))
+
     # After a CUDA error that may have poisoned this process, it ends once the row is sent; the
     # runner starts a new one.
-    serve(
-        conn,
-        lambda message: worker.run(message[0], Config(**message[1])),
-        lambda: worker.exit_after_row,
-    )
+    serve(conn, answer, lambda: worker.exit_after_row)

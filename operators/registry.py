@@ -43,6 +43,9 @@ BUILTIN_MODULES = (
     "operators.longconv.naive",
     "operators.longconv.fft",
     "operators.longconv.triton_specs",
+    "operators.hyena_fused",
+    "operators.compiled",
+    "operators.flashfftconv",
 )
 
 
@@ -221,12 +224,18 @@ def available_specs(device: torch.device | str | None = None) -> list[OperatorSp
     return [s for s in specs() if s.available(device)]
 
 
+def opt_in(spec: OperatorSpec) -> str:
+    """Why `spec` runs only when named (`extra["opt_in"]`, e.g. a compile per case), or ""."""
+    return str(spec.extra.get("opt_in", ""))
+
+
 def select(ops: Iterable[str] = (), families: Iterable[str] = ()) -> list[OperatorSpec]:
-    """Specs named in `ops` (in that order), else those of `families`, else all."""
+    """Specs named in `ops` (in that order), else those of `families`, else all; without `ops`,
+    opt-in specs are left out."""
     ops, families = list(ops), list(families)
     if ops:
         return [get(name) for name in ops]
-    table = specs()
+    table = [s for s in specs() if not opt_in(s)]
     if families:
         unknown = sorted(set(families) - set(FAMILIES))
         if unknown:

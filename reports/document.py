@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.allocator import method_text as allocator_text
-from reports import noise, plots, selection
+from reports import noise, plots, roofline, selection
 from reports.claims import (
     CLAIM_LEVEL,
     CLAIM_MODE,
@@ -380,15 +380,10 @@ def build(
             selection.named(rows, baseline_op) if baseline_op else selection.default_baseline(rows)
         )
         summary = summarise(rows, choice)
-        parts, cross, fits = group_blocks(
-            group,
-            rows,
-            summary,
-            choice,
-            paper,
-            out_dir / PLOTS_DIR if draw else None,
-            group.slug(several_devices),
-        )
+        plots_dir, slug = out_dir / PLOTS_DIR if draw else None, group.slug(several_devices)
+        parts, cross, fits = group_blocks(group, rows, summary, choice, paper, plots_dir, slug)
+        if (rows["status"] == "ok").any():
+            parts += roofline.blocks(results.runs, group, rows, choice, plots_dir, slug)
         blocks += [Heading(group.title(), 3), *parts]
         for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
             csv[name].append(with_group(part, group))

@@ -181,20 +181,25 @@ def main(argv: list[str] | None = None) -> int:
     dtypes = args.dtypes.split(",")
     variants = toeplitz_variants(dtypes, args.quick) + monarch_variants(dtypes, args.quick)
     print(f"triton {triton.__version__}, sm_{args.arch}, {len(variants)} variants")
+    return 1 if print_table(variants, args.arch) else 0
+
+
+def print_table(variants: list[Variant], arch: int) -> int:
+    """Compile each variant and print its row (markdown); returns how many failed."""
     print("| kernel | dtype | warps | registers | spill stores | spill loads | shared |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     failed = 0
     for v in variants:
         t0 = time.time()
         try:
-            regs, st, ld, shared = compile_variant(v, args.arch)
+            regs, st, ld, shared = compile_variant(v, arch)
         except Exception as exc:  # report every failure, then exit 1
             failed += 1
             print(f"| {v.name} | {v.dtype} | {v.num_warps} | FAILED: {exc!r} |||", flush=True)
             continue
         row = f"| {v.name} | {v.dtype} | {v.num_warps} | {regs} | {st} | {ld} | {shared} |"
         print(f"{row} <!-- {time.time() - t0:.1f} s -->", flush=True)
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -241,9 +241,11 @@ LAUNCH_S = 4e-6  # per kernel launch and tail, assumed
 KERNELS = {"toeplitz": {"fwd": 1, "fwd_bwd": 4}, "monarch": {"fwd": 2, "fwd_bwd": 5}}
 
 
-def predicted_ms(strategy: str, B: int, D: int, L: int, dtype: str, mode: str) -> float:
+def predicted_ms(
+    strategy: str, B: int, D: int, L: int, dtype: str, mode: str, gated: bool = False
+) -> float:
     """The slowest of tl.dot FLOPs, HBM bytes and L2 bytes at the assumed rates, plus launches."""
-    w = work(strategy, B, D, L, dtype, mode)
+    w = work(strategy, B, D, L, dtype, mode, gated)
     busy = max(w.flops / DOT_FLOPS_PER_S[dtype], w.hbm_bytes / HBM_BYTES_PER_S)
     busy = max(busy, w.l2_bytes / L2_BYTES_PER_S)
     return 1e3 * (busy + KERNELS[strategy][mode] * LAUNCH_S)

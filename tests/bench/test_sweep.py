@@ -4,6 +4,7 @@ import pytest
 
 from bench.runner import plan
 from bench.sweep import PRESETS, Sweep, find_preset, parse_seqlens, validate
+from operators import registry
 
 
 def test_parse_seqlens_ranges_lists_and_suffixes():
@@ -36,6 +37,11 @@ def test_presets_are_valid_on_both_devices():
     assert PRESETS["paper-b1"].gpu.base.batch == 1
     longconv = PRESETS["longconv"].gpu
     assert longconv.base.level == "core" and longconv.seqlens[-1] > 65536
+    assert {"hyena-fused", "hyena-flashfftconv"} <= set(PRESETS["paper"].gpu.ops)
+    for preset in PRESETS.values():  # every named implementation is registered, at its level
+        for sweep in (preset.cpu, preset.gpu):
+            for spec in map(registry.get, sweep.ops):
+                assert sweep.base.level in spec.levels, (preset.name, spec.name)
 
 
 def test_plan_orders_lengths_ascending_and_shards_partition_the_sweep():

@@ -59,6 +59,15 @@ def test_smoke_run_fills_every_contract_field(smoke_run):
         assert r["minor_faults_per_call"] >= 0
         assert r["load_1m_start"] >= 0 and r["load_1m_end"] >= 0
     assert env["load"]["start"]["1m"] >= 0 and env["load"]["end"]["1m"] >= 0
+    ceilings = env["ceilings"]  # measured by the worker before the first row
+    assert ceilings["dtype"] == "fp32" and ceilings["matmul_tflops"] > 0
+    assert ceilings["copy_gbps"] > 0
+    for r in ok:  # the least time the ceilings allow, over the measured time
+        least_s = max(
+            r["flops_issued"] / (ceilings["matmul_tflops"] * 1e12),
+            r["bytes"] / (ceilings["copy_gbps"] * 1e9),
+        )
+        assert r["roofline_fraction"] == pytest.approx(least_s * 1e3 / r["latency_ms_median"])
     assert env["cpu"]["threads"] >= 1
     assert env["cpu"]["allocator"]["setting"] == "retain"
     for r in rows:
@@ -244,12 +253,14 @@ def test_sigkill_then_resume_gives_every_row_exactly_once(tmp_path):
     proc.wait()
     done_before = len(rows_of(out))
     assert 4 <= done_before < 15, "killed mid-sweep"
+    ceilings = json.loads((out / "env.json").read_text())["ceilings"]
     run_cli(*args, "--resume", check=True, timeout=300)
     rows = rows_of(out)
     keys = [record.row_key(r) for r in rows]
     assert len(rows) == 15 and len(set(keys)) == 15
     env = json.loads((out / "env.json").read_text())
     assert len(env["resumes"]) == 1
+    assert env["ceilings"] == ceilings, "measured once a run: the resumed rows use the same"
 
 
 def test_shards_merge_by_concatenation(tmp_path):

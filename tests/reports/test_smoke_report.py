@@ -43,5 +43,7 @@ def test_report_from_a_real_smoke_run(request, tmp_path):
     md = (out / "report.md").read_text()
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
     assert links and all((out / link).exists() for link in links)
+    assert any(link.endswith("-roofline.png") for link in links), "the roofline of a CPU run"
+    assert "Speedup at equal efficiency" in md and "Ceilings measured at the start" in md
     html = (out / "report.html").read_text()
     assert len(re.findall(r"<img src='data:image/png;base64,", html)) == len(links)
