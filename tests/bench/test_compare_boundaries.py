@@ -108,29 +108,30 @@ def compare(base_rows, new_rows, metric=LATENCY, threshold=T) -> comparison.Repo
 
 
 def one_value(value: float, seqlen: int = 1024) -> dict:
-    """A row with a single sample (and memory = value MiB): no resampling, an exact answer."""
-    return row(seqlen=seqlen, ms=[value], peak_mem_bytes=int(value * 2**20))
+    """A row with a single sample (and memory = value): no resampling, an exact answer."""
+    return row(seqlen=seqlen, ms=[value], peak_mem_bytes=value)
 
 
 @pytest.mark.parametrize("metric", [LATENCY, MEMORY])
 def test_one_value_exactly_at_the_threshold_is_no_regression(metric):
     """Memory is one number a side, and so is a latency row of one call: the p-value is exact
     (0 or 1). NEW exactly 1 + T times BASE is not beyond the threshold; a larger NEW is."""
-    at = compare([one_value(4.0)], [one_value(4.0 * LIMIT)], metric)
+    # Base 1: the log ratio log(1.25) - log(1) is exactly the limit log(1 + T).
+    at = compare([one_value(1.0)], [one_value(LIMIT)], metric)
     (o,) = at.outcomes
     assert o.verdict != metric.worse and not o.regression
     assert o.estimate.p_worse == 1.0
     assert not at.summary.regression and at.exit_status == 0
-    beyond = compare([one_value(4.0)], [one_value(4.0 * LIMIT + 0.01)], metric)
+    beyond = compare([one_value(1.0)], [one_value(LIMIT + 0.01)], metric)
     (o,) = beyond.outcomes
     assert o.verdict == metric.worse and o.estimate.p_worse == 0.0
     assert beyond.summary.regression and beyond.exit_status == 1
 
 
 def test_one_value_exactly_at_the_faster_edge_is_not_faster():
-    (o,) = compare([one_value(5.0)], [one_value(4.0)]).outcomes  # 0.8 = 1 / (1 + T) exactly
+    (o,) = compare([one_value(LIMIT)], [one_value(1.0)]).outcomes  # log ratio exactly -limit
     assert o.verdict != "faster" and o.estimate.p_better == 1.0
-    (o,) = compare([one_value(5.0)], [one_value(3.99)]).outcomes
+    (o,) = compare([one_value(LIMIT)], [one_value(0.99)]).outcomes
     assert o.verdict == "faster" and o.estimate.p_better == 0.0
 
 
@@ -241,6 +242,24 @@ def ar1(rho: float, n: int, seed: int) -> np.ndarray:
     for t in range(1, n):
         e[t] = rho * e[t - 1] + math.sqrt(1 - rho**2) * rng.normal()
     return e
+
+
+def test_block_length_follows_the_ar1_formula():
+    """The plug-in length restated from its definition: lag-1 autocorrelation rho (numpy), then
+    round((4 rho^2 / (1 - rho^2)^2)^(1/3) n^(1/3)), at most n / MIN_BLOCKS; independence
+    (rho <= 2 / sqrt(n)) and fewer than 2 MIN_BLOCKS samples give 1."""
+    for rho, n, seed in [(0.3, 400, 1), (0.5, 300, 2), (0.7, 1000, 3), (0.8, 200, 4)]:
+        x = ar1(rho, n, seed)
+        d = x - x.mean()
+        r = min(float(d[:-1] @ d[1:]) / float(d @ d), 0.95)
+        assert r > 2 / math.sqrt(n)
+        expected = min(round((4 * r**2 / (1 - r**2) ** 2) ** (1 / 3) * n ** (1 / 3)), n // 5)
+        assert stats.block_length(x) == expected > 1, (rho, n)
+    x = ar1(0.99, 50, 5)  # rho clipped at 0.95, then capped at n / MIN_BLOCKS = 10
+    assert stats.block_length(x) == 10
+    # A trend (rho ~ 0.7, optimum ~4): 10 samples (2 MIN_BLOCKS) allow blocks of 2, 9 do not.
+    assert stats.block_length(np.arange(10.0)) == 2
+    assert stats.block_length(np.arange(9.0)) == 1
 
 
 def test_blocked_interval_matches_a_numpy_block_bootstrap():
