@@ -32,7 +32,11 @@ WORK = ROOT / ".mutation"
 # time. The listing order is the suggested order: small, number-producing modules first.
 TARGETS: dict[str, tuple[str, ...]] = {
     "bench.timing": ("tests/bench/test_timing.py",),
-    "bench.stats": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "bench.stats": (
+        "tests/bench/test_stats.py",
+        "tests/bench/test_compare_boundaries.py",
+        "tests/bench/test_ab_decision.py",
+    ),
     "reports.stats": ("tests/reports/test_stats.py",),
     "reports.claims": ("tests/reports/test_numbers.py",),
     "reports.tables": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
@@ -42,7 +46,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/operators/test_safari_layout.py",
     ),
     "bench.compare": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
-    "bench.comparison": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "bench.comparison": (
+        "tests/bench/test_compare.py",
+        "tests/bench/test_compare_boundaries.py",
+        "tests/bench/test_ab_decision.py",
+    ),
     "bench.store": ("tests/bench/test_store.py", "tests/bench/test_record.py"),
     "bench.runner": (
         "tests/bench/test_runner.py",
