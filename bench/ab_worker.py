@@ -48,7 +48,7 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
     import torch
 
     from bench import envinfo, worker
-    from bench.memory import is_oom, measure_peak
+    from bench.memory import is_oom
     from bench.timing import (
         Measurement,
         TimingOptions,
@@ -92,20 +92,8 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
             """The row's measured fields from every block's samples, then peak memory."""
             m = Measurement(tuple(self.samples), timer, self.faults / max(1, len(self.samples)))
             fields = {**self._latency(m, self.spec, self.config), "block_calls": self.blocks}
-            case, mode = self.case, self.config.mode
             try:
-                peak = measure_peak(
-                    case.forward,
-                    case.backward if mode == "fwd_bwd" else None,
-                    self.device,
-                    before=case.clear_grads,
-                )
-                fields.update(
-                    peak_mem_bytes=peak.total_bytes,
-                    peak_mem_fwd_bytes=peak.fwd_bytes,
-                    peak_mem_bwd_bytes=peak.bwd_bytes,
-                    memory_method=peak.method,
-                )
+                fields.update(self.peak_fields(self.case))
             finally:
                 self.release()
             fields.update(finished_at=envinfo.now())

@@ -28,6 +28,7 @@ from bench.record import Row
 from bench.timing import Measurement, TimingOptions, l2_flush_buffer, measure
 from bench.verification import DEFAULT_BUDGET_S, Checker
 from operators import registry
+from operators.case import Case
 from operators.config import Config
 from operators.registry import OperatorSpec
 
@@ -145,18 +146,7 @@ class Worker:
         else:
             m = measure(step, self.device, self.opts.timing, self.flush)
         fields.update(self._latency(m, spec, config))
-        peak = measure_peak(
-            case.forward,
-            case.backward if config.mode == "fwd_bwd" else None,
-            self.device,
-            before=case.clear_grads,
-        )
-        fields.update(
-            peak_mem_bytes=peak.total_bytes,
-            peak_mem_fwd_bytes=peak.fwd_bytes,
-            peak_mem_bwd_bytes=peak.bwd_bytes,
-            memory_method=peak.method,
-        )
+        fields.update(self.peak_fields(case))
         if self.opts.energy and self.device.type == "cuda":
             fields["energy_j"] = energy_per_call(step, self.device, self.sync)
         del case, step  # free the inputs before the stage profile builds its own case
@@ -179,6 +169,21 @@ class Worker:
             return {"stage_ms": stage_times(spec, config, self.device)}
         except Exception as exc:
             return {"stage_ms": None, "stage_error": one_line(exc)}
+
+    def peak_fields(self, case: Case) -> Row:
+        """Peak memory of the case's forward (and backward in fwd_bwd mode) as row fields."""
+        peak = measure_peak(
+            case.forward,
+            case.backward if case.config.mode == "fwd_bwd" else None,
+            self.device,
+            before=case.clear_grads,
+        )
+        return {
+            "peak_mem_bytes": peak.total_bytes,
+            "peak_mem_fwd_bytes": peak.fwd_bytes,
+            "peak_mem_bwd_bytes": peak.bwd_bytes,
+            "memory_method": peak.method,
+        }
 
     @staticmethod
     def _latency(m: Measurement, spec: OperatorSpec, config: Config) -> Row:
