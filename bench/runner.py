@@ -444,7 +444,7 @@ class Runner:
             self._remove_if_empty(created)
             raise files.output_error(exc, self.out) from None
         try:
-            return self._run_locked(max_call_ms)
+            return self._run_locked()
         finally:
             lock.release()
             self._remove_if_empty(created)
@@ -455,7 +455,7 @@ class Runner:
             with contextlib.suppress(OSError):
                 self.out.rmdir()
 
-    def _run_locked(self, max_call_ms: float | None) -> dict[str, Any]:
+    def _run_locked(self) -> dict[str, Any]:
         run_id, todo = self.prepare()
         queue = list(todo)
         started = time.monotonic()
