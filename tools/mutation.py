@@ -57,10 +57,45 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/bench/test_sweep.py",
         "tests/bench/test_record.py",
     ),
-    "operators.longconv.fft": ("tests/operators/test_correctness.py",),
-    "operators.longconv.naive": ("tests/operators/test_correctness.py",),
-    "operators.attention": ("tests/operators/test_correctness.py",),
-    "operators.hyena": ("tests/operators/test_correctness.py",),
+    "operators.longconv.naive": (
+        "tests/operators/test_correctness.py",
+        "tests/operators/test_causality.py",
+    ),
+    "operators.longconv.fft": (
+        "tests/operators/test_correctness.py",
+        "tests/operators/test_causality.py",
+        "tests/operators/test_verify.py",
+    ),
+    "operators.attention": (
+        "tests/operators/test_correctness.py",
+        "tests/operators/test_causality.py",
+        "tests/operators/test_flash_adapters.py",
+        "tests/operators/test_registry.py",
+        "tests/operators/test_spec_counts.py",
+        "tests/bench/test_stages.py",
+    ),
+    "operators.hyena": (
+        "tests/operators/test_correctness.py",
+        "tests/operators/test_causality.py",
+        "tests/operators/test_safari_layout.py",
+        "tests/operators/test_verify.py",
+        "tests/operators/test_spec_counts.py",
+        "tests/bench/test_stages.py",
+    ),
+}
+
+# A pytest -k expression that narrows a module's test files to the cases that run its code on
+# plain PyTorch. test_correctness.py and test_causality.py run every registered implementation;
+# the Triton ones go through Triton's CPU interpreter (minutes per file, and every surviving
+# mutant reruns every test that reached its function), and they reach the layer modules only
+# through the same HyenaOperator / AttentionLayer code that the PyTorch members run.
+KEYWORDS: dict[str, str] = {
+    "operators.longconv.naive": "naive",
+    "operators.longconv.fft": "hyena-fft or test_verify",
+    "operators.attention": "attention-dense or sdpa or test_flash_adapters or test_registry"
+    " or test_spec_counts or test_stages",
+    "operators.hyena": "hyena-naive or hyena-fft or test_safari_layout or test_verify"
+    " or test_spec_counts or test_stages",
 }
 
 # What a working copy leaves out: version control, other working copies, caches, and the
@@ -92,16 +127,25 @@ def prepare(module: str, tests: tuple[str, ...]) -> Path:
     header = "[tool.mutmut]\n"
     if header not in text:
         raise SystemExit("pyproject.toml has no [tool.mutmut] section")
+    keyword = ["-k", KEYWORDS[module]] if module in KEYWORDS else []
     selection = (
         f"only_mutate = [{json.dumps(module_path(module))}]\n"
-        f"pytest_add_cli_args_test_selection = {json.dumps(list(tests))}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(list(tests) + keyword)}\n"
     )
     (work / "pyproject.toml").write_text(text.replace(header, header + selection, 1))
     return work
 
 
+# mutmut forks each mutant's worker from a server process that has collected the tests; some
+# test files call torch at collection (the registry's availability probes run a tiny SDPA call),
+# which starts OpenMP's thread pool there, and a forked child that calls into that pool hangs
+# (0 CPU, a futex wait, until the wall-clock timeout). One OpenMP thread starts no pool; the
+# machine's cores are used by running --max-children workers side by side instead.
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def mutmut(work: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(work)}
+    env = {**os.environ, **ONE_THREAD, "MPLBACKEND": "Agg", "PYTHONPATH": str(work)}
     return subprocess.run(
         [sys.executable, "-m", "mutmut", *args], cwd=work, env=env, check=check, text=True
     )
@@ -191,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in TARGETS.items():
-            print(f"{module}: {' '.join(tests)}")
+            keyword = f" -k '{KEYWORDS[module]}'" if module in KEYWORDS else ""
+            print(f"{module}: {' '.join(tests)}{keyword}")
         return 0
     if args.table:
         print(markdown_table())
