@@ -72,6 +72,8 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/operators/test_flash_adapters.py",
         "tests/operators/test_registry.py",
         "tests/operators/test_spec_counts.py",
+        "tests/operators/test_attention_specs.py",
+        "tests/operators/test_stage_ranges.py",
         "tests/bench/test_stages.py",
     ),
     "operators.hyena": (
@@ -80,6 +82,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/operators/test_safari_layout.py",
         "tests/operators/test_verify.py",
         "tests/operators/test_spec_counts.py",
+        "tests/operators/test_hyena_specs.py",
         "tests/bench/test_stages.py",
     ),
 }
@@ -93,9 +96,9 @@ KEYWORDS: dict[str, str] = {
     "operators.longconv.naive": "naive",
     "operators.longconv.fft": "hyena-fft or test_verify",
     "operators.attention": "attention-dense or sdpa or test_flash_adapters or test_registry"
-    " or test_spec_counts or test_stages",
+    " or test_spec_counts or test_attention_specs or test_stage",
     "operators.hyena": "hyena-naive or hyena-fft or test_safari_layout or test_verify"
-    " or test_spec_counts or test_stages",
+    " or test_spec_counts or test_hyena_specs or test_stages",
 }
 
 # What a working copy leaves out: version control, other working copies, caches, and the
