@@ -32,6 +32,7 @@ def test_sdpa_registration(fresh_table, short):
     materialised = backend == attention.SDPBackend.MATH
     assert spec.issued_flops(CORE) == (EVERY_SCORE if materialised else EVERY_SCORE / 2)
     assert spec.flops(CORE) == EVERY_SCORE / 2
+    assert spec.bytes(CORE) == 4 * CORE.batch * CORE.seqlen * CORE.d_model * 4  # q, k, v, o
     if short in ("math", "flash"):  # the two backends that run on a CPU
         assert spec.probe(CPU) is None
         case = spec.build(CORE, CPU, stages=True)
@@ -92,8 +93,13 @@ def test_flash_registration_without_the_package(fresh_table, name):
 def test_flash_registration_with_a_stand_in_package(fresh_table, monkeypatch, level):
     """The kernel gets (B, L, H, Dh) inputs, the explicit scale and causal=True; the core's
     reference reads that layout too, and the layer's output is the float64 reference's."""
-    calls = []
-    monkeypatch.setattr(attention, "import_flash", lambda module, attr: stand_in_flash(calls))
+    calls, imports = [], []
+
+    def import_flash(module, attr):
+        imports.append((module, attr))
+        return stand_in_flash(calls)
+
+    monkeypatch.setattr(attention, "import_flash", import_flash)
     attention._flash_spec("flash-attn2")
     spec = registry.get("flash-attn2")
     assert spec.probe(CPU) is None
@@ -105,6 +111,7 @@ def test_flash_registration_with_a_stand_in_package(fresh_table, monkeypatch, le
     result = verify(case)
     assert result.passed, result.max_rel_err
     assert calls == [(1 / math.sqrt(8), True)]
+    assert set(imports) == {("flash_attn", "flash_attn_func")}, "the probe's and the kernel's"
 
 
 def test_core_reference_in_the_flash_layout_is_per_head_causal_softmax():

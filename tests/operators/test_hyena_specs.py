@@ -99,3 +99,18 @@ def test_cases_are_built_on_the_device_asked_for(level):
     case = registry.get("hyena-fft").build(LAYER.replace(level=level, mode="fwd_bwd"), "cuda")
     tensors = [*case.inputs, case.grad_output, *case.module.parameters(), *case.module.buffers()]
     assert all(t.device.type == "cuda" for t in tensors)
+
+
+def test_positional_embedding_with_two_bands_and_a_sine_frequency():
+    """safari's PositionalEmbedding for emb_dim = 5: t, then two bands at frequencies 1e-4 and
+    1 (evenly spaced from 1e-4 to bands - 1), each as cos and -sin of 2π·f·k/L; the layer uses
+    one band (emb_dim 3), where the spacing is not seen. Sin starts at the frequency given."""
+    n = 12
+    k = torch.arange(n, dtype=torch.float64)
+    z = hyena.PositionalEmbedding(5, n).z.detach()[0].double()
+    angles = [2 * math.pi * f * k / n for f in (1e-4, 1.0)]
+    torch.testing.assert_close(z[:, 0], k / (n - 1), check_dtype=False)
+    for band, angle in enumerate(angles):
+        torch.testing.assert_close(z[:, 1 + band], torch.cos(angle), atol=1e-6, rtol=0)
+        torch.testing.assert_close(z[:, 3 + band], -torch.sin(angle), atol=1e-6, rtol=0)
+    assert torch.equal(hyena.Sin(4, w=2.5).freq, torch.full((1, 4), 2.5))
