@@ -97,3 +97,73 @@ def test_short_convolution_matches_a_plain_loop():
             if t - 2 + j >= 0:
                 expected[..., t] += w[:, 0, j] * u[..., t - 2 + j]
     torch.testing.assert_close(reference.causal_short_conv(u, w, b), expected)
+
+
+def test_long_convolution_switches_to_the_fft_above_the_direct_limit(monkeypatch):
+    """The Toeplitz form while D·L² entries fit (the limit included), the float64 FFT above;
+    both give the plain loop's values."""
+    g = torch.Generator().manual_seed(6)
+    u = torch.randn(2, 3, 19, generator=g, dtype=torch.float64)
+    h = torch.randn(3, 19, generator=g, dtype=torch.float64)
+    bias = torch.randn(3, generator=g, dtype=torch.float64)
+    ran = []
+    for name in ("causal_conv_direct", "causal_conv_fft64"):
+        real = getattr(reference, name)
+        monkeypatch.setattr(
+            reference, name, lambda *a, real=real, name=name: ran.append(name) or real(*a)
+        )
+    entries = 3 * 19 * 19
+    for limit, path in ((entries, "causal_conv_direct"), (entries - 1, "causal_conv_fft64")):
+        ran.clear()
+        monkeypatch.setattr(reference, "DIRECT_CONV_MAX_ENTRIES", limit)
+        torch.testing.assert_close(reference.causal_conv(u, h, bias), loop_conv(u, h, bias))
+        assert ran == [path], limit
+
+
+def blocks_of(monkeypatch, q: torch.Tensor, entries: int) -> list[int]:
+    """The query-block lengths causal_attention uses for q's shape under a score budget."""
+    sizes = []
+    real = reference._attention_block
+    monkeypatch.setattr(reference, "ATTENTION_SCORE_ENTRIES", entries)
+    monkeypatch.setattr(
+        reference, "_attention_block", lambda q, *a: sizes.append(q.shape[-2]) or real(q, *a)
+    )
+    reference.causal_attention(q, q, q)
+    return sizes
+
+
+def test_attention_query_blocks_fit_the_score_budget(monkeypatch):
+    """block = budget // (rows · L) queries, rows = the product of the leading dimensions (1
+    for a single (L, Dh) matrix), at least one query and at most L."""
+    g = torch.Generator().manual_seed(7)
+    n = 11
+    four = torch.randn(2, 3, n, 4, generator=g, dtype=torch.float64)
+    assert blocks_of(monkeypatch, four, 6 * n * 4) == [4, 4, 3]
+    assert blocks_of(monkeypatch, four, 6 * n * 2 - 1) == [1] * n  # budget below 2 rows of L
+    assert blocks_of(monkeypatch, four, 10**9) == [n]
+    three = torch.randn(3, n, 4, generator=g, dtype=torch.float64)
+    assert blocks_of(monkeypatch, three, 3 * n * 5) == [5, 5, 1]
+    two = torch.randn(n, 4, generator=g, dtype=torch.float64)
+    assert blocks_of(monkeypatch, two, n * 3) == [3, 3, 3, 2]
+
+
+def test_attention_blocks_are_checkpointed_only_when_gradients_flow(monkeypatch):
+    """Memory stays O(L·block) in the backward pass because each block is recomputed there;
+    without gradients no checkpoint is set up."""
+    calls = []
+    real = reference.checkpoint
+
+    def spy(fn, *args, **kwargs):
+        calls.append(kwargs)
+        return real(fn, *args, **kwargs)
+
+    monkeypatch.setattr(reference, "checkpoint", spy)
+    monkeypatch.setattr(reference, "ATTENTION_SCORE_ENTRIES", 1 * 2 * 9 * 3)  # blocks of 3
+    g = torch.Generator().manual_seed(8)
+    q = torch.randn(1, 2, 9, 4, generator=g, dtype=torch.float64)
+    reference.causal_attention(q, q, q)
+    with torch.no_grad():
+        reference.causal_attention(q.requires_grad_(True), q, q)
+    assert calls == []
+    reference.causal_attention(q, q, q).sum().backward()
+    assert calls == [{"use_reentrant": False}] * 3

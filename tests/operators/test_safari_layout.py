@@ -128,5 +128,6 @@ def test_filter_initialisation_follows_safari_definitions():
 def test_reference_rejects_unshared_frequencies():
     state = safari_state_dict(D, L_MAX, 2)
     state["filter_fn.implicit_filter.3.freq"] = state["filter_fn.implicit_filter.3.freq"] + 1
-    with pytest.raises(ValueError, match="shares one Sin"):
+    differs = r"implicit_filter\.3\.freq differs from filter_fn\.implicit_filter\.1\.freq"
+    with pytest.raises(ValueError, match=differs + ": safari shares one Sin"):
         reference.hyena_layer(state, torch.zeros(1, 4, D, dtype=torch.float64), order=2)
