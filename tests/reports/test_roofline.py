@@ -97,6 +97,6 @@ def test_a_merged_run_uses_the_ceilings_of_the_shard_that_measured_the_rows(tmp_
         ],
     )
     env_file.write_text(json.dumps(env))
-    results, group, rows = one_group(directory)
+    results, _group, rows = one_group(directory)
     assert roofline.ceilings_for(results.runs, rows, "fp16") == CEILINGS
     assert roofline.ceilings_for(results.runs, rows, "fp32") is None
