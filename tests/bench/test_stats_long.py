@@ -123,6 +123,8 @@ def test_the_bootstrap_keeps_short_series_and_non_positive_ones():
     kept = stats.ratio_of_medians(long_, short, 0.95)
     assert not isinstance(kept, stats.NormalInterval)
     assert kept.distribution.size == stats.BOOTSTRAP_RESAMPLES
+    other_way = stats.ratio_of_medians(short[:50], long_, 0.95, resamples=999)  # short BASE
+    assert other_way.distribution.size == 999  # the resample count reaches the bootstrap
     assert stats.is_long(long_, long_) and not stats.is_long(long_, short)
     assert not stats.is_long(np.append(long_[1:], 0.0))  # log medians need positive samples
 
@@ -179,3 +181,34 @@ def test_a_mixed_sweep_keeps_the_joint_bootstrap():
     mean = evidence.mean_log_interval([long_, short], 0.95)
     assert not isinstance(mean, stats.NormalInterval)
     assert mean.distribution.size == stats.BOOTSTRAP_RESAMPLES
+
+
+@pytest.mark.parametrize(("rho", "n", "confidence"), [(0.0, 500, 0.95), (0.8, 777, 0.9)])
+def test_log_median_error_restated_from_its_definition(rho, n, confidence):
+    """Price and Bonett's order statistics, restated with scipy: the rank count's standard
+    deviation sd = sqrt(n f) / 2 with f = (1 + r) / (1 - r) from the ranks' lag-1
+    autocorrelation r, c = round((n + 1) / 2 - z sd) (1-based), z_c = ((n + 1) / 2 - c) / sd, and
+    se = (log x_(n-c+1) - log x_(c)) / (2 z_c)."""
+    x = np.exp(ar1(rho, n, np.random.default_rng(10), sigma=0.1))
+    z = scipy_stats.norm.ppf(0.5 + confidence / 2)
+    sd = math.sqrt(n * inflation(x)) / 2
+    c = round((n + 1) / 2 - z * sd)
+    z_c = ((n + 1) / 2 - c) / sd
+    s = np.sort(x)
+    expected = (math.log(s[n - c]) - math.log(s[c - 1])) / (2 * z_c)
+    value, se = stats.log_median_error(x, confidence)
+    assert se == pytest.approx(expected, rel=1e-12)
+    assert value == pytest.approx(math.log(np.median(x)), rel=1e-12)
+
+
+def test_normal_interval_on_its_own_scale_and_at_its_edges():
+    """A log ratio's interval (bench.evidence's): value +- z se, p-values normal on that scale;
+    with se 0 a limit equal to the value holds both H0s (p = 1)."""
+    i = stats.normal_log_interval(0.1, 0.02, 0.95)
+    assert (i.low, i.high) == pytest.approx((0.1 - Z95 * 0.02, 0.1 + Z95 * 0.02), rel=1e-12)
+    assert i.share_at_most(0.05) == pytest.approx(scipy_stats.norm.cdf(-2.5), rel=1e-9)
+    assert i.share_at_least(0.05) == pytest.approx(scipy_stats.norm.sf(-2.5), rel=1e-9)
+    assert i.share_at_least(0.16) == pytest.approx(scipy_stats.norm.sf(3.0), rel=1e-9)
+    flat = stats.normal_log_interval(0.1, 0.0, 0.95)
+    assert flat.share_at_most(0.1) == 1.0 and flat.share_at_least(0.1) == 1.0
+    assert flat.share_at_most(0.09) == 0.0 and flat.share_at_least(0.11) == 0.0
