@@ -183,16 +183,18 @@ def test_a_mixed_sweep_keeps_the_joint_bootstrap():
     assert mean.distribution.size == stats.BOOTSTRAP_RESAMPLES
 
 
-@pytest.mark.parametrize(("rho", "n", "confidence"), [(0.0, 500, 0.95), (0.8, 777, 0.9)])
+@pytest.mark.parametrize(
+    ("rho", "n", "confidence"), [(0.0, 500, 0.95), (0.8, 777, 0.9), (0.0, 7, 0.95)]
+)
 def test_log_median_error_restated_from_its_definition(rho, n, confidence):
     """Price and Bonett's order statistics, restated with scipy: the rank count's standard
     deviation sd = sqrt(n f) / 2 with f = (1 + r) / (1 - r) from the ranks' lag-1
-    autocorrelation r, c = round((n + 1) / 2 - z sd) (1-based), z_c = ((n + 1) / 2 - c) / sd, and
-    se = (log x_(n-c+1) - log x_(c)) / (2 z_c)."""
+    autocorrelation r, c = max(1, round((n + 1) / 2 - z sd)) (1-based),
+    z_c = ((n + 1) / 2 - c) / sd, and se = (log x_(n-c+1) - log x_(c)) / (2 z_c)."""
     x = np.exp(ar1(rho, n, np.random.default_rng(10), sigma=0.1))
     z = scipy_stats.norm.ppf(0.5 + confidence / 2)
     sd = math.sqrt(n * inflation(x)) / 2
-    c = round((n + 1) / 2 - z * sd)
+    c = max(1, round((n + 1) / 2 - z * sd))  # 7 samples: c = 1, the extreme order statistics
     z_c = ((n + 1) / 2 - c) / sd
     s = np.sort(x)
     expected = (math.log(s[n - c]) - math.log(s[c - 1])) / (2 * z_c)
