@@ -120,9 +120,10 @@ def rule(report: Report) -> str:
 
     return (
         f"{report.metric.name}: {DESIGNS[report.design]}; threshold "
-        f"{report.threshold * 100:g}%; {CONFIDENCE * 100:g}% block-bootstrap interval "
-        f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED}); a pair is "
-        f"{report.metric.worse} when its one-sided bootstrap p-value for 'beyond the threshold', "
+        f"{report.threshold * 100:g}%; {CONFIDENCE * 100:g}% interval: block bootstrap "
+        f"({stats.BOOTSTRAP_RESAMPLES} resamples, seed {stats.BOOTSTRAP_SEED}), or order "
+        f"statistics where both sides have >= {stats.LONG_SERIES} samples; a pair is "
+        f"{report.metric.worse} when its one-sided p-value for 'beyond the threshold', "
         f"Holm-adjusted across the sweep, is <= {ALPHA_EACH:g}; the sweep regressed if a pair "
         f"did, or if the geometric mean over the pairs did (p <= {ALPHA_EACH:g})"
     )
@@ -212,6 +213,7 @@ def render_json(report: Report) -> str:
             "geometric_mean": asdict(report.summary) if report.summary else None,
             "bootstrap_resamples": stats.BOOTSTRAP_RESAMPLES,
             "bootstrap_seed": stats.BOOTSTRAP_SEED,
+            "order_statistic_from_samples": stats.LONG_SERIES,
             "env_differences": report.env_differences,
             "notes": report.notes,
             "regressions": len(report.regressions),

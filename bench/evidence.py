@@ -77,18 +77,35 @@ def interleaved(
     return Evidence((d,), _median, *calls)
 
 
-def log_interval(evidence: Evidence, confidence: float):  # -> bench.stats.Interval
-    """The log ratio and its block-bootstrap interval (block length from the series' own
-    autocorrelation: 1 for the nearly independent d_i of an interleaved row)."""
+def long_two_runs(evidence: Evidence) -> bool:
+    """Two runs' series, both long enough for bench.stats' order-statistic interval."""
     from bench import stats
 
+    return evidence.log_ratio is _log_median_ratio and stats.is_long(*evidence.series)
+
+
+def log_interval(evidence: Evidence, confidence: float):  # -> bench.stats.Interval
+    """The log ratio and its interval: order-statistic for two long runs, else block bootstrap
+    (block length from the series' own autocorrelation: 1 for the nearly independent d_i of an
+    interleaved row)."""
+    from bench import stats
+
+    if long_two_runs(evidence):
+        return stats.log_median_ratio(*evidence.series, confidence)
     return stats.block_bootstrap(list(evidence.series), evidence.log_ratio, confidence)
 
 
-def mean_log_interval(evidence: Sequence[Evidence], confidence: float):
+def mean_log_interval(evidence: Sequence[Evidence], confidence: float, intervals=None):
     """The mean over rows of their log ratios (the log of the geometric-mean ratio), with an
-    interval from resampling every row's series at once."""
+    interval from resampling every row's series at once, or when every row is two long runs the
+    normal interval of the mean of their independent log ratios (standard error
+    sqrt(sum se_i^2) / rows; `intervals`: the rows' log_interval when the caller has them)."""
     from bench import stats
+
+    if evidence and all(long_two_runs(e) for e in evidence):
+        rows = intervals or [log_interval(e, confidence) for e in evidence]
+        se = float(np.sqrt(sum(r.se**2 for r in rows))) / len(rows)
+        return stats.normal_log_interval(float(np.mean([r.value for r in rows])), se, confidence)
 
     spans, series, start = [], [], 0
     for e in evidence:

@@ -27,7 +27,13 @@ from reports.claims import (
 )
 from reports.load import GROUP_FIELDS, Group, Results, env_value, groups
 from reports.render import Alert, Block, Bullets, Heading, Image, TableBlock, Text
-from reports.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE, MIN_FIT_POINTS
+from reports.stats import (
+    BOOTSTRAP_RESAMPLES,
+    BOOTSTRAP_SEED,
+    CONFIDENCE,
+    LONG_SERIES,
+    MIN_FIT_POINTS,
+)
 from reports.tables import (
     CONVENTIONS_NOTE,
     UNCHECKED_MARK,
@@ -206,11 +212,14 @@ def method(frame: pd.DataFrame, envs: list[dict[str, Any]] | None = None) -> lis
         + CONVENTIONS_NOTE,
         host_text(envs or []),
         f"Claims are judged on layer-level forward rows (the paper's setup), separately for each "
-        f"device, batch, width and dtype, with a {CONFIDENCE:.0%} percentile block-bootstrap "
-        f"interval for the speedup ({BOOTSTRAP_RESAMPLES:,} resamples, seed {BOOTSTRAP_SEED}): "
+        f"device, batch, width and dtype, with a {CONFIDENCE:.0%} interval for the speedup: "
         f"successive calls are correlated, so each row's samples are resampled in blocks of "
-        f"consecutive calls (the block length from the row's lag-1 autocorrelation; "
-        f"reports/baselines/README.md gives the interval's measured coverage). Where a side is "
+        f"consecutive calls (percentile block bootstrap, {BOOTSTRAP_RESAMPLES:,} resamples, seed "
+        f"{BOOTSTRAP_SEED}, the block length from the row's lag-1 autocorrelation), or, where "
+        f"both sides have at least {LONG_SERIES:,} samples, each median's order-statistic "
+        f"interval is widened by the rows' rank autocorrelation and the two combined (Price and "
+        f"Bonett 2002); reports/baselines/README.md gives both intervals' measured coverage. "
+        f"Where a side is "
         f"the fastest of several implementations, its latency is a minimum over noisy medians and "
         f"biased low (by about 0.85 standard errors of a median when three are equally fast, "
         f"less when one is clearly fastest); the interval resamples the fastest one's samples "

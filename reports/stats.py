@@ -1,5 +1,5 @@
-"""Numbers derived from measurements: speedup intervals (block bootstrap, bench.stats: the one
-bootstrap in the project), the log-log crossing point of two latency curves, and the log-log
+"""Numbers derived from measurements: speedup intervals (bench.stats: a block bootstrap, or order
+statistics for long series), the log-log crossing point of two latency curves, and the log-log
 scaling exponent of one curve with its t-distribution interval.
 
 Pure functions over arrays; they know nothing about rows, operators or the paper.
@@ -18,6 +18,7 @@ from bench import stats as bench_stats
 
 BOOTSTRAP_RESAMPLES = 10_000  # enough for stable 2.5/97.5 percentiles at 3 significant digits
 BOOTSTRAP_SEED = bench_stats.BOOTSTRAP_SEED  # a report rebuilt from the same rows is the same
+LONG_SERIES = bench_stats.LONG_SERIES  # from here on both sides: the order-statistic interval
 CONFIDENCE = 0.95
 # A straight-line fit through k points has k - 2 degrees of freedom: 3 points leave one, and the
 # t quantile for a 95% interval is then 12.7, so fit over at least 4 lengths when the run has
@@ -36,8 +37,10 @@ class Ratio:
 
 def bootstrap_ratio(base: Sequence[float], subject: Sequence[float]) -> Ratio:
     """median(base) / median(subject) with a percentile block-bootstrap interval, each side's
-    successive samples resampled in blocks (they are correlated). A side with a single sample
-    has no spread to resample; a side with no samples is an error."""
+    successive samples resampled in blocks (they are correlated), or when both sides are long
+    (bench.stats.LONG_SERIES) the order-statistic interval (a 2,000-sample claim took 2.5 s of
+    bootstrap). A side with a single sample has no spread to resample; a side with no samples
+    is an error."""
     if len(base) == 0 or len(subject) == 0:
         raise ValueError("bootstrap_ratio needs at least one sample on each side")
     r = bench_stats.ratio_of_medians(subject, base, CONFIDENCE, BOOTSTRAP_RESAMPLES)

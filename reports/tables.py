@@ -167,13 +167,14 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
     attentions = selection.impls_with_ok_rows(group, family="attention")
     noisy_at = noisy_points(group)
     fastest = selection.fastest(group, selection.hyena(group).impls)
+    # Each attention series' first out-of-memory length, found once (not per Hyena series).
+    oom_from = group["seqlen"][group["status"] == "oom"].groupby(group["impl"]).min()
     records = []
     for h in (h for h in hyenas if h in lat):
         for a in attentions:
             both = pd.concat([lat[a], lat[h]], axis=1, join="inner").dropna()
             lengths = both.index.to_numpy(float)
             ratio = (both.iloc[:, 0] / both.iloc[:, 1]).to_numpy()
-            oom = group[(group["impl"] == a) & (group["status"] == "oom")]["seqlen"]
             where = loglog_crossing(lengths, ratio) if len(lengths) else None
             impls = {
                 n: (fastest["impl"].get(n, h) if h == FASTEST_HYENA_LABEL else h)
@@ -184,7 +185,7 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
                     "hyena": h,
                     "attention": a,
                     "crossover_seqlen": where,
-                    "text": crossover_text(lengths, ratio, oom.min() if len(oom) else None),
+                    "text": crossover_text(lengths, ratio, oom_from.get(a)),
                     "noisy": any(
                         (impls[n], int(n)) in noisy_at or (a, int(n)) in noisy_at
                         for n in both.index

@@ -34,6 +34,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "bench.timing": ("tests/bench/test_timing.py",),
     "bench.stats": (
         "tests/bench/test_stats.py",
+        "tests/bench/test_stats_long.py",
         "tests/bench/test_compare_boundaries.py",
         "tests/bench/test_ab_decision.py",
     ),

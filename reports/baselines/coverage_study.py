@@ -3,7 +3,7 @@ samples are correlated? Simulates per-call times with AR(1) noise at the lag-1 a
 met in committed runs (0.69 on the CPU, 0.91 on the H200) and counts, over many simulated rows,
 how often each interval covers the truth (the table in README.md beside this file).
 
-    python reports/baselines/coverage_study.py [--trials 400] [--out coverage.md]
+    python reports/baselines/coverage_study.py [--trials 400] [--out coverage.md] [--tables long]
 
 Three intervals, as the project computes them:
 - ratio: median(NEW)/median(BASE) of two separate series (compare, the report's speedups),
@@ -11,6 +11,10 @@ Three intervals, as the project computes them:
   (bench.stats.block_length);
 - ab: the per-block paired log ratios of an interleaved A/B row (bench.evidence), the load
   drift shared by both sides as it is when they alternate;
+- long: the ratio of medians of two long series (bench.stats.LONG_SERIES samples and more take
+  the order-statistic interval, `bench.stats.log_median_ratio`) under Gaussian, heavy-tailed
+  (Student t, 3 degrees of freedom) and spiky (3% of calls slower by a factor e^Exp(1), 2.7x on
+  average) AR(1) noise, beside the block bootstrap at the sizes where it runs in reasonable time;
 - fastest: a speedup against the fastest of three equally fast candidates (the case where picking
   the fastest biases most), bootstrapping the winner alone (what the report does), or the
   minimum over every candidate in each resample with a percentile or a basic (reflected)
@@ -40,6 +44,10 @@ SAMPLES = (10, 30, 100, 300)
 AB_PAIRS = (10, 20, 40)  # block pairs per row (hyena-bench ab --blocks)
 AB_CALLS = 5  # calls per block
 SEED = 2026
+LONG_SAMPLES = (100, 300, 1000, 2000)  # the order-statistic interval at every size
+BOOTSTRAP_LONG = (100, 300)  # the block bootstrap: 2,000 samples take ~1 s a row
+NOISES = ("gaussian", "heavy-tailed", "spikes")
+SPIKE_SHARE = 0.03  # calls hit by a spike (preempted, a page fault, a GC pause)
 
 
 def ar1(rng: np.random.Generator, rho: float, n: int, sigma: float = SIGMA) -> np.ndarray:
@@ -50,6 +58,30 @@ def ar1(rng: np.random.Generator, rho: float, n: int, sigma: float = SIGMA) -> n
     for t in range(1, n):
         e[t] = rho * e[t - 1] + innovations[t]
     return e
+
+
+def noisy(rng: np.random.Generator, rho: float, n: int, noise: str) -> np.ndarray:
+    """Log call times: AR(1) with Gaussian or Student-t (3 degrees of freedom, unit variance)
+    innovations, or Gaussian AR(1) plus spikes on SPIKE_SHARE of the calls."""
+    if noise != "heavy-tailed":
+        e = ar1(rng, rho, n)
+    else:
+        e = np.empty(n)
+        shocks = rng.standard_t(3, n) / np.sqrt(3) * SIGMA
+        e[0] = shocks[0]
+        for t in range(1, n):
+            e[t] = rho * e[t - 1] + np.sqrt(1 - rho**2) * shocks[t]
+    if noise == "spikes":
+        e = e + (rng.random(n) < SPIKE_SHARE) * rng.exponential(1.0, n)
+    return e
+
+
+def long_trial(rng: np.random.Generator, rho: float, n: int, noise: str, method: str) -> bool:
+    """Two independent series with the same distribution: does the ratio's interval hold 1?"""
+    base, new = np.exp(noisy(rng, rho, n, noise)), np.exp(noisy(rng, rho, n, noise))
+    if method == "order statistics":
+        return covered(stats.log_median_ratio(base, new, CONFIDENCE), 0.0)
+    return covered(stats.block_bootstrap([base, new], stats.median_ratio, CONFIDENCE), 1.0)
 
 
 def covered(interval: stats.Interval, truth: float) -> bool:
@@ -118,8 +150,7 @@ def table(title: str, columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def study(trials: int) -> str:
-    parts = []
+def ratio_table(trials: int) -> str:
     rows = []
     for rho in RHOS:
         for blocked in (False, True):
@@ -131,25 +162,54 @@ def study(trials: int) -> str:
                     for n in SAMPLES
                 ]
             )
-    parts.append(
-        table(
-            "Ratio of medians of two separate runs (compare, report speedups), samples per side:",
-            ["lag-1 rho", "resampling", *(f"n={n}" for n in SAMPLES)],
-            rows,
-        )
+    return table(
+        "Ratio of medians of two separate runs (compare, report speedups), samples per side:",
+        ["lag-1 rho", "resampling", *(f"n={n}" for n in SAMPLES)],
+        rows,
     )
+
+
+def ab_table(trials: int) -> str:
     rows = [
         [f"{rho:g}"]
         + [rate(partial(ab_trial, rho=rho, pairs=p), trials, SEED + p) for p in AB_PAIRS]
         for rho in RHOS
     ]
-    parts.append(
-        table(
-            f"Interleaved A/B row (ab), {AB_CALLS} calls per block, block pairs per row:",
-            ["lag-1 rho of the load", *(f"{p} pairs" for p in AB_PAIRS)],
-            rows,
-        )
+    return table(
+        f"Interleaved A/B row (ab), {AB_CALLS} calls per block, block pairs per row:",
+        ["lag-1 rho of the load", *(f"{p} pairs" for p in AB_PAIRS)],
+        rows,
     )
+
+
+def long_table(trials: int) -> str:
+    rows = []
+    for noise in NOISES:
+        for rho in RHOS:
+            for method, sizes in (("order statistics", LONG_SAMPLES), ("blocks", BOOTSTRAP_LONG)):
+                rows.append(
+                    [noise, f"{rho:g}", method]
+                    + [
+                        rate(
+                            partial(long_trial, rho=rho, n=n, noise=noise, method=method),
+                            trials,
+                            SEED + n,
+                        )
+                        if n in sizes
+                        else "-"
+                        for n in LONG_SAMPLES
+                    ]
+                )
+    return table(
+        "Ratio of medians of two separate runs, long series: the order-statistic interval "
+        f"(bench.stats uses it from {stats.LONG_SERIES} samples a side) and the block "
+        "bootstrap, samples per side:",
+        ["noise", "lag-1 rho", "interval", *(f"n={n}" for n in LONG_SAMPLES)],
+        rows,
+    )
+
+
+def fastest_table(trials: int) -> str:
     rows = []
     for rho in RHOS:
         for method, name in FASTEST_METHODS.items():
@@ -160,28 +220,37 @@ def study(trials: int) -> str:
                     for n in SAMPLES[:3]
                 ]
             )
-    parts.append(
-        table(
-            "Speedup against the fastest of three equally fast candidates, samples per series:",
-            ["lag-1 rho", "bootstrap", *(f"n={n}" for n in SAMPLES[:3])],
-            rows,
-        )
+    return table(
+        "Speedup against the fastest of three equally fast candidates, samples per series:",
+        ["lag-1 rho", "bootstrap", *(f"n={n}" for n in SAMPLES[:3])],
+        rows,
     )
-    return "\n".join(parts)
+
+
+TABLES = {"ratio": ratio_table, "ab": ab_table, "long": long_table, "fastest": fastest_table}
+
+
+def study(trials: int, tables: list[str] | None = None) -> str:
+    return "\n".join(TABLES[name](trials) for name in tables or TABLES)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=400, help="simulated rows per cell")
     parser.add_argument("--out", type=Path, help="also write the tables here")
+    parser.add_argument(
+        "--tables", nargs="+", choices=list(TABLES), help="only these tables (default: all)"
+    )
     args = parser.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    text = study(args.trials)
+    text = study(args.trials, args.tables)
     head = (
         f"Coverage of the nominal {CONFIDENCE:.0%} interval, {args.trials} simulated rows per "
         f"cell (binomial standard error about 1%), log-normal calls with sigma {SIGMA} and "
         f"AR(1) noise, seed {SEED}; {started}; "
-        f"`python reports/baselines/coverage_study.py --trials {args.trials}`\n"
+        f"`python reports/baselines/coverage_study.py --trials {args.trials}"
+        + (f" --tables {' '.join(args.tables)}" if args.tables else "")
+        + "`\n"
     )
     print(head + "\n" + text)
     if args.out:

@@ -117,3 +117,42 @@ def test_holm_controls_the_family_not_each_hypothesis():
     p = np.linspace(0.01, 0.99, 20)
     assert (p <= 0.05).sum() >= 1
     assert min(stats.holm(p)) > 0.05
+
+
+def test_lag1_autocorrelation_from_three_samples_and_of_a_small_spread():
+    # d = (-4/3, -1/3, 5/3): sum d_t d_(t+1) = -1/9 over sum d^2 = 42/9.
+    assert stats.lag1_autocorrelation([1.0, 2.0, 4.0]) == pytest.approx(-1 / 42)
+    # Values 0.01 apart (sum of squares far below 1) still have their autocorrelation.
+    assert stats.lag1_autocorrelation(np.arange(10) * 0.01) == pytest.approx(
+        stats.lag1_autocorrelation(np.arange(10.0))
+    )
+    assert stats.lag1_autocorrelation(np.arange(10.0)) == pytest.approx(0.7)
+
+
+def test_holm_caps_each_adjusted_value_at_one():
+    assert stats.holm([0.6, 0.9]) == pytest.approx([1.0, 1.0])  # 2 x 0.6 = 1.2, capped
+
+
+def test_two_blocks_are_resampled_and_one_block_is_a_point():
+    """Two samples, block length 1: two blocks, resampled (medians 1, 2 or 3); the point answer
+    is for series that are one block each."""
+    r = stats.block_bootstrap([[1.0, 3.0]], median, 0.95)
+    assert r.distribution.size == stats.BOOTSTRAP_RESAMPLES
+    assert set(np.unique(r.distribution)) == {1.0, 2.0, 3.0}
+    point = stats.ratio_of_medians([2.0], [3.0], 0.95)
+    assert point.distribution.tolist() == [1.5]
+
+
+def test_a_one_sample_side_resamples_like_two_equal_samples():
+    """A one-block series is drawn as that block twice: the other side's resamples are then the
+    very ones it gets beside two equal samples (scipy draws two indices for each)."""
+    b = np.exp(np.random.default_rng(12).normal(0, 0.1, 40))
+    one, two = stats.ratio_of_medians([2.0], b, 0.95), stats.ratio_of_medians([2.0, 2.0], b, 0.95)
+    assert (one.low, one.high) == (two.low, two.high)
+    assert np.array_equal(one.distribution, two.distribution)
+
+
+def test_block_lengths_must_match_the_series():
+    x = np.exp(ar1(0.3, 50, 13))
+    with pytest.raises(ValueError, match="zip"):
+        stats.block_bootstrap([x, x], stats.median_ratio, 0.95, lengths=[1])

@@ -123,6 +123,16 @@ def test_cpu_samples_are_the_calls_in_milliseconds(clock):
     assert c.calls == WARMUP_CALLS + 4
 
 
+def test_cpu_minor_faults_are_counted_over_the_timed_calls_and_shared_per_call(clock, monkeypatch):
+    """The fault count is read before the first timed call and after the last (the warm-up's
+    faults are not in it) and divided by the number of timed calls."""
+    c = clock([0.125])
+    faults = iter([1000, 1012])  # before and after the 4 timed calls
+    monkeypatch.setattr(timing, "minor_faults", lambda: next(faults))
+    m = time_cpu(c.call, TimingOptions(target_s=0.0, min_reps=4, warmup_s=0.0))
+    assert m.reps == 4 and m.minor_faults_per_call == 3.0
+
+
 @pytest.mark.parametrize(
     ("target_s", "min_reps", "max_reps", "reps"),
     [

@@ -32,3 +32,26 @@ def test_the_large_run_loads_whole_with_compact_samples(tmp_path, count):
         assert got["latency_ms_median"] == want["latency_ms_median"]
     keys = {record.row_key(r) for r in rows}
     assert len(keys) == count, "every configuration once"
+
+
+def test_one_slower_row_among_the_tenth_is_caught_despite_holm(tmp_path):
+    """The gate on long rows (bench.stats' order-statistic interval): 260 rows of 2,000 samples,
+    one of them 30% slower in NEW. Holm over 260 pairs asks for a p-value below 2.5% / 260 =
+    0.0001, which a 4,000-resample bootstrap p-value (never below 1/4,001) cannot give: the
+    bootstrap could only call the row inconclusive, and the sweep passed. Every other row stays
+    unchanged (about 2 s of CPU)."""
+    from bench import comparison
+
+    run = bigrun.write(tmp_path / "run", count=bigrun.ROWS // 10)
+    base = {record.row_key(r): r for r in store.read_rows(run)}
+    new = {k: dict(r) for k, r in base.items()}
+    slow = next(iter(new))
+    new[slow]["samples_ms"] = new[slow]["samples_ms"] * 1.3
+    metric = comparison.METRICS["latency"]
+    report = comparison.compare(
+        comparison.Run(run, {}, base), comparison.Run(run, {}, new), metric, 0.05, [], []
+    )
+    verdicts = {o.key: o.verdict for o in report.outcomes}
+    assert verdicts.pop(slow) == "slower"
+    assert set(verdicts.values()) == {"unchanged"}
+    assert report.exit_status == comparison.EXIT_REGRESSION

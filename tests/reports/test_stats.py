@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from bench import stats as bench_stats
 from reports.stats import bootstrap_ratio, loglog_crossing, loglog_slope, upper_half
 
 
@@ -154,3 +155,21 @@ def test_object_columns_are_read_as_numbers():
     base = np.array(lognormal(10, 6.0, 10), dtype=object)
     subject = np.array(lognormal(10, 2.0, 11), dtype=object)
     assert bootstrap_ratio(base, subject) == bootstrap_ratio(list(base), list(subject))
+
+
+def test_the_claims_interval_is_the_bootstrap_with_ten_thousand_resamples():
+    """Short rows: bench.stats' block bootstrap of median(base) / median(subject), with the
+    report's 10,000 resamples (not bench.stats' default 4,000), to the last digit."""
+    base, subject = lognormal(40, 6.0, 12), lognormal(30, 2.0, 13)
+    ours = bootstrap_ratio(base, subject)
+    pinned = bench_stats.block_bootstrap(
+        [subject, base], bench_stats.median_ratio, 0.95, resamples=10_000
+    )
+    assert (ours.low, ours.high) == (pinned.low, pinned.high)
+
+
+def test_a_two_point_slope_has_its_exponent_and_lengths_but_no_error():
+    fit = loglog_slope([1024.0, 2048.0], [1.0, 4.0])
+    assert fit.exponent == pytest.approx(2.0)
+    assert fit.lengths == (1024, 2048)
+    assert math.isnan(fit.stderr) and math.isnan(fit.low) and math.isnan(fit.high)
