@@ -186,11 +186,8 @@ def summary(module: str, work: Path) -> dict[str, object]:
 
 def split_diffs(text: str) -> list[tuple[str, str]]:
     """(mutant name, its diff) for each mutant of a survived.diff (`mutmut show` output)."""
-    found: list[tuple[str, str]] = []
-    for block in text.split("# ")[1:]:
-        header, _, diff = block.partition("\n")
-        found.append((header.split(":")[0], diff))
-    return found
+    parts = re.split(r"^# (\S+): \w+\n", text, flags=re.M)[1:]
+    return list(zip(parts[::2], parts[1::2], strict=True))
 
 
 def apply_mutant(name: str, diff: str, source: str) -> str | None:
@@ -198,28 +195,44 @@ def apply_mutant(name: str, diff: str, source: str) -> str | None:
     mutmut numbers a hunk's lines from the mutated function's first line (decorators
     included), so the hunk is placed from that function's `def`: code repeated in two
     functions is never changed in the wrong one."""
-    function = re.sub(r"__mutmut_\d+$", "", name.split(".")[-1]).removeprefix("x")
-    *owner, function = function.lstrip("_ǁ").split("ǁ")
+    # mutmut names a function's mutants x_<function>__mutmut_<n>, a method's xǁ<Class>ǁ<method>...
+    mangled = re.sub(r"__mutmut_\d+$", "", name.split(".")[-1])
+    if mangled.startswith("xǁ"):
+        owner, function = mangled.split("ǁ")[1:3]
+    else:
+        owner, function = "", mangled.removeprefix("x_")
     lines = source.splitlines(keepends=True)
     start = 0
     if owner:
-        start = next(i for i, line in enumerate(lines) if line.startswith(f"class {owner[0]}"))
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"class {owner}"))
     first = next(
         i for i in range(start, len(lines)) if re.match(rf"\s*(async )?def {function}\(", lines[i])
     )
     while first > 0 and lines[first - 1].lstrip().startswith("@"):
         first -= 1
+    # mutmut shows a method dedented to the left margin and drops comments: lines are compared
+    # without them, the method's indentation is put back, and unchanged lines are kept as
+    # they are (comments included).
+    indent = re.match(r"\s*", lines[first]).group()
+
+    def bare(line: str) -> str:
+        return line.split("  #")[0].strip()
+
     hunks = re.split(r"^@@ -(\d+),\d+ \+\d+,\d+ @@.*\n", diff, flags=re.M)[1:]
     for at, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
-        rows = [row + "\n" for row in body.rstrip("\n").split("\n")]
-        old = [row[1:] for row in rows if row[:1] in (" ", "-")]
-        new = [row[1:] for row in rows if row[:1] in (" ", "+")]
-        begin = first + int(at) - 1
-        if [x.rstrip("\n") for x in lines[begin : begin + len(old)]] != [
-            x.rstrip("\n") for x in old
-        ]:
-            return None
-        lines[begin : begin + len(old)] = new
+        index = first + int(at) - 1
+        out: list[str] = []
+        for row in body.rstrip("\n").split("\n"):
+            kind, text = row[:1], row[1:]
+            if kind == "+":
+                out.append(indent + text + "\n" if text.strip() else "\n")
+                continue
+            if index >= len(lines) or bare(lines[index]) != bare(text):
+                return None
+            if kind == " ":
+                out.append(lines[index])
+            index += 1
+        lines[first + int(at) - 1 : index] = out
     return "".join(lines)
 
 
