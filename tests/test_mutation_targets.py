@@ -43,7 +43,7 @@ def test_every_listed_module_has_existing_tests():
             assert (REPO / test).is_file(), (module, test)
 
 
-SOURCE = '''def f(x):
+SOURCE = """def f(x):
     return x + 1  # one more
 
 
@@ -52,7 +52,7 @@ class C:
     def g(self):
         y = 2
         return y
-'''
+"""
 
 # `mutmut show` output: hunk lines counted from each function's first line, a method dedented,
 # comments dropped; a "# " inside a diff line is no mutant header.
