@@ -195,5 +195,7 @@ class Interleaver:
                 if reply.get("status") != "ok":
                     rows[i].update(status=reply["status"], reason=reply.get("reason", ""))
                     rows[i].update(samples_ms=[], reps=0)
+                    if reply.get("worker_restarted"):
+                        rows[i]["worker_restarted"] = True
                     live = [j for j in live if j != i]
         return live

@@ -82,7 +82,11 @@ def block_worker(device: Any, timing: dict[str, Any], verify: bool) -> Any:
             except Exception as exc:
                 self.release()
                 status = "oom" if is_oom(exc) else "error"
-                return {"status": status, "reason": worker.one_line(exc)}
+                reply = {"status": status, "reason": worker.one_line(exc)}
+                if worker.poisons_context(exc, self.device):
+                    self.exit_after_row = True  # as run's worker: this process measures no more
+                    reply["worker_restarted"] = True
+                return reply
             self.faults += minor_faults() - faults
             self.samples += times
             self.blocks.append(calls)
@@ -135,4 +139,6 @@ def main(conn: Connection, device: str, side_root: str, timing: dict, verify: bo
             return work.run(op, Config(**config))
         return work.block(*args) if kind == "block" else work.finish(*args)
 
-    serve(conn, answer)
+    # After a CUDA error that may have poisoned this process (in `prepare` or a block), it ends
+    # once the reply is sent and bench.runner.WorkerProcess starts a new one for the next task.
+    serve(conn, answer, lambda: work.exit_after_row)

@@ -44,6 +44,7 @@ PER_RUN = (
     "nvml",
     "missing_rows",
     "merged_from",
+    "ceilings",  # measured by each shard on its own device: kept per shard in merged_from
 )
 
 NOT_LISTED = ("merged_from", "missing_rows", "nvml")  # per-run fields merged_from leaves out

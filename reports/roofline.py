@@ -39,10 +39,13 @@ def ceilings_for(runs: tuple[Run, ...], rows: pd.DataFrame, dtype: str) -> dict[
     (a run from before ceilings were measured, or their measurement failed)."""
     run_ids = set(rows["run_id"].dropna())
     for run in runs:
-        found = run.env.get("ceilings")
-        usable = isinstance(found, dict) and found.get("dtype") == dtype
-        if usable and run.env.get("run_id") in run_ids and "matmul_tflops" in found:
-            return found
+        # A merged run (`hyena-bench merge`, shards) keeps each shard's ceilings, measured on its
+        # own machine, in `merged_from` beside that shard's run_id, which its rows still carry.
+        for env in (run.env, *(run.env.get("merged_from") or ())):
+            found = env.get("ceilings") if isinstance(env, dict) else None
+            usable = isinstance(found, dict) and found.get("dtype") == dtype
+            if usable and env.get("run_id") in run_ids and "matmul_tflops" in found:
+                return found
     return None
 
 

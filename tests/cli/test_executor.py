@@ -75,6 +75,8 @@ def test_local_jobs_merge_into_exactly_the_unsharded_rows(sharded_smoke):
         assert source["command"].startswith("hyena-bench run --preset smoke")
         assert f"--shard {source['shard']}" in source["command"]
         assert source["argv"][0] == "run" and source["job"]["executor"] == "local"
+        assert source["ceilings"]["dtype"] == "fp32"  # each shard's own, for its rows' roofline
+    assert "ceilings" not in env  # none of them stands for the whole merged run
 
 
 def test_report_and_compare_read_the_merged_run(sharded_smoke, tmp_path):

@@ -19,6 +19,10 @@ SHAPES = [(2, 64, 32, 4, 2), (1, 67, 32, 4, 3), (3, 129, 48, 6, 2)]
 # Opt-in implementations compile for each case (tens of seconds on a CPU): one shape (odd L,
 # order 3), fp32 and fp16.
 OPT_IN_SHAPE, OPT_IN_DTYPES = SHAPES[1], ("fp32", "fp16")
+# Triton kernels in the CPU interpreter take 5-10 s per gradient check: there, each dtype gets one
+# of the two gradient shapes (fp32 the odd length with order 3, fp16 batch 2), so both shapes and
+# both dtypes are checked but not every pairing; every pairing runs where Triton compiles (GPU).
+INTERPRETED_GRAD_SHAPE = {"fp32": SHAPES[1], "fp16": SHAPES[0]}
 
 
 def runnable() -> list[registry.OperatorSpec]:
@@ -62,6 +66,9 @@ def test_forward_matches_float64_reference(spec, level, dtype, shape):
 def test_gradients_match_float64_autograd(spec, level, dtype, shape):
     config = config_for(shape, level, dtype, "fwd_bwd")
     skip_unless_supported(spec, config)
+    interpreted = "triton" in spec.requires and capabilities.triton_interpreting()
+    if interpreted and shape != INTERPRETED_GRAD_SHAPE.get(dtype, shape):
+        pytest.skip("Triton interpreter: this dtype's gradients are checked at the other shape")
     if registry.opt_in(spec) and dtype != "fp32":
         pytest.skip(f"opt-in ({registry.opt_in(spec)}): gradients checked in fp32 only")
     case = spec.build(config, DEVICE)

@@ -3,6 +3,7 @@ hand-made run whose ceilings, issued FLOPs and bytes give every roofline time in
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,23 @@ def test_a_run_without_ceilings_says_so(tmp_path):
     blocks = roofline.blocks(results.runs, group, rows, selection.default_baseline(rows), None, "s")
     assert [type(b) for b in blocks] == [Text]
     assert "no measured ceilings in fp16" in blocks[0].text
+
+
+def test_a_merged_run_uses_the_ceilings_of_the_shard_that_measured_the_rows(tmp_path):
+    """`hyena-bench merge` gives the merged env.json a new run_id and moves each shard's ceilings
+    into merged_from beside the shard's run_id, which its rows keep."""
+    directory = write(tmp_path / "run", None)
+    env_file = directory / "env.json"
+    env = json.loads(env_file.read_text())
+    other = {**CEILINGS, "matmul_tflops": 1.0}
+    env.update(
+        run_id="merged",
+        merged_from=[
+            {"run_id": "another-shard", "ceilings": other},
+            {"run_id": "test-run", "ceilings": CEILINGS},
+        ],
+    )
+    env_file.write_text(json.dumps(env))
+    results, _group, rows = one_group(directory)
+    assert roofline.ceilings_for(results.runs, rows, "fp16") == CEILINGS
+    assert roofline.ceilings_for(results.runs, rows, "fp32") is None
