@@ -398,8 +398,12 @@ class Runner:
                 if reason:
                     row.update(status="skipped", reason=reason, started_at=envinfo.now())
                 else:
+                    started = envinfo.now()
                     row.update(proc.submit(task, self.opts.timeout_s))
-                    row.setdefault("started_at", envinfo.now())
+                    # A timeout or a dead worker sends no start time; the identity row holds
+                    # every field, None included, so only an explicit check fills it in.
+                    if row["started_at"] is None:
+                        row["started_at"] = started
                 row["roofline_fraction"] = ceilings.fraction(row, self.ceilings)
                 row = checked(row, identity)
                 with self.lock:

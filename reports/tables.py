@@ -78,9 +78,14 @@ def length_label(n: float) -> str:
     return f"{n // 1024}k" if n % 1024 == 0 else str(n)
 
 
+# Three significant figures of a value this large round to four digits ("1e+03" in the `g`
+# format): from here on the value is written whole, with thousands separators.
+WHOLE_FROM = 999.5
+
+
 def number(x: float) -> str:
-    """Three significant figures without exponents: 0.0625, 19.2, 512, 1,229."""
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+    """Three significant figures without exponents: 0.0625, 19.2, 512, 1,000 (999.7), 1,229."""
+    return f"{x:,.0f}" if abs(x) >= WHOLE_FROM else f"{x:.3g}"
 
 
 def is_true(value: object) -> bool:

@@ -41,3 +41,45 @@ def test_every_listed_module_has_existing_tests():
         assert tests, module
         for test in tests:
             assert (REPO / test).is_file(), (module, test)
+
+
+SOURCE = """def f(x):
+    return x + 1  # one more
+
+
+class C:
+    @property
+    def g(self):
+        y = 2
+        return y
+"""
+
+# `mutmut show` output: hunk lines counted from each function's first line, a method dedented,
+# comments dropped; a "# " inside a diff line is no mutant header.
+SHOWN = """# m.x_f__mutmut_1: survived
+--- m.py
++++ m.py
+@@ -1,2 +1,2 @@
+ def f(x):
+-    return x + 1
++    return x - 1
+# m.xǁCǁg__mutmut_2: survived
+--- m.py
++++ m.py
+@@ -3,2 +3,2 @@
+     y = 2
+-    return y
++    return 3  # not a header
+"""
+
+
+def test_recheck_applies_each_survivor_where_mutmut_found_it():
+    tool = load_tool()
+    found = tool.split_diffs(SHOWN)
+    assert [name for name, _ in found] == ["m.x_f__mutmut_1", "m.xǁCǁg__mutmut_2"]
+    first = tool.apply_mutant(*found[0], SOURCE)
+    assert first.splitlines()[1] == "    return x - 1"
+    second = tool.apply_mutant(*found[1], SOURCE)
+    assert second.splitlines()[8] == "        return 3  # not a header"
+    assert second.splitlines()[:8] == SOURCE.splitlines()[:8]
+    assert tool.apply_mutant(found[0][0], found[0][1], SOURCE.replace("x + 1", "x * 1")) is None

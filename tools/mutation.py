@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,23 +40,48 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/bench/test_ab_decision.py",
     ),
     "reports.stats": ("tests/reports/test_stats.py",),
-    "reports.claims": ("tests/reports/test_numbers.py",),
-    "reports.tables": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
-    "reports.selection": ("tests/reports/test_numbers.py", "tests/reports/test_report_text.py"),
+    "reports.claims": (
+        "tests/reports/test_claims.py",
+        "tests/reports/test_numbers.py",
+        "tests/reports/test_noise.py",
+    ),
+    # Not test_plots.py: it draws every figure (2 minutes a run) and reads the tables' numbers
+    # back, which test_tables.py checks directly.
+    "reports.tables": (
+        "tests/reports/test_tables.py",
+        "tests/reports/test_numbers.py",
+        "tests/reports/test_noise.py",
+        "tests/reports/test_report_text.py",
+    ),
+    "reports.selection": (
+        "tests/reports/test_selection.py",
+        "tests/reports/test_numbers.py",
+        "tests/reports/test_report_text.py",
+    ),
     "operators.reference": (
         "tests/operators/test_reference.py",
         "tests/operators/test_safari_layout.py",
     ),
-    "bench.compare": ("tests/bench/test_compare.py", "tests/bench/test_compare_boundaries.py"),
+    "bench.compare": (
+        "tests/bench/test_compare_cli.py",
+        "tests/bench/test_compare.py",
+        "tests/bench/test_compare_boundaries.py",
+    ),
     "bench.comparison": (
         "tests/bench/test_compare.py",
         "tests/bench/test_compare_boundaries.py",
         "tests/bench/test_ab_decision.py",
     ),
-    "bench.store": ("tests/bench/test_store.py", "tests/bench/test_record.py"),
+    "bench.store": (
+        "tests/bench/test_store.py",
+        "tests/bench/test_store_edges.py",
+        "tests/bench/test_record.py",
+    ),
+    # The runner's own tests drive the sweep loop with a scripted in-process worker
+    # (test_runner_loop.py); test_runner.py spawns one real worker that dies on start.
     "bench.runner": (
+        "tests/bench/test_runner_loop.py",
         "tests/bench/test_runner.py",
-        "tests/bench/test_sweep.py",
         "tests/bench/test_record.py",
     ),
     "operators.longconv.naive": (
@@ -206,6 +232,93 @@ def summary(module: str, work: Path) -> dict[str, object]:
     }
 
 
+def split_diffs(text: str) -> list[tuple[str, str]]:
+    """(mutant name, its diff) for each mutant of a survived.diff (`mutmut show` output)."""
+    parts = re.split(r"^# (\S+): \w+\n", text, flags=re.M)[1:]
+    return list(zip(parts[::2], parts[1::2], strict=True))
+
+
+def apply_mutant(name: str, diff: str, source: str) -> str | None:
+    """`source` with one mutant's diff applied, or None if its lines are not where expected.
+    mutmut numbers a hunk's lines from the mutated function's first line (decorators
+    included), so the hunk is placed from that function's `def`: code repeated in two
+    functions is never changed in the wrong one."""
+    # mutmut names a function's mutants x_<function>__mutmut_<n>, a method's xǁ<Class>ǁ<method>...
+    mangled = re.sub(r"__mutmut_\d+$", "", name.split(".")[-1])
+    if mangled.startswith("xǁ"):
+        owner, function = mangled.split("ǁ")[1:3]
+    else:
+        owner, function = "", mangled.removeprefix("x_")
+    lines = source.splitlines(keepends=True)
+    start = 0
+    if owner:
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"class {owner}"))
+    first = next(
+        i for i in range(start, len(lines)) if re.match(rf"\s*(async )?def {function}\(", lines[i])
+    )
+    while first > 0 and lines[first - 1].lstrip().startswith("@"):
+        first -= 1
+    # mutmut shows a method dedented to the left margin and drops comments: lines are compared
+    # without them, the method's indentation is put back, and unchanged lines are kept as
+    # they are (comments included).
+    indent = re.match(r"\s*", lines[first]).group()
+
+    def bare(line: str) -> str:
+        return line.split("  #")[0].strip()
+
+    hunks = re.split(r"^@@ -(\d+),\d+ \+\d+,\d+ @@.*\n", diff, flags=re.M)[1:]
+    for at, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
+        index = first + int(at) - 1
+        out: list[str] = []
+        for row in body.rstrip("\n").split("\n"):
+            kind, text = row[:1], row[1:]
+            if kind == "+":
+                out.append(indent + text + "\n" if text.strip() else "\n")
+                continue
+            if index >= len(lines) or bare(lines[index]) != bare(text):
+                return None
+            if kind == " ":
+                out.append(lines[index])
+            index += 1
+        lines[first + int(at) - 1 : index] = out
+    return "".join(lines)
+
+
+def recheck(module: str, only: tuple[str, ...] = ()) -> list[tuple[str, str]]:
+    """Run the module's tests against each survivor of its last mutmut run, the mutant applied
+    to the working copy's source and removed afterwards: (name, "killed" | "survived" |
+    "not applied"). A quick confirmation after new tests, without mutmut's own rerun (which
+    first repeats its whole test pass)."""
+    work = prepare(module, TARGETS[module])
+    source = work / module_path(module)
+    original = source.read_bytes()
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": str(work)}
+    results = []
+    for name, diff in split_diffs((work / "survived.diff").read_text()):
+        if only and not any(part in name for part in only):
+            continue
+        mutated = apply_mutant(name, diff, original.decode())
+        if mutated is None or mutated.encode() == original:
+            results.append((name, "not applied"))
+            print(f"{name}: not applied", flush=True)
+            continue
+        source.write_text(mutated)
+        try:
+            tests = subprocess.run(
+                [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                 *TARGETS[module]],
+                cwd=work,
+                env=env,
+                capture_output=True,
+            )  # fmt: skip
+        finally:
+            source.write_bytes(original)
+        results.append((name, "survived" if tests.returncode == 0 else "killed"))
+        print(f"{name}: {results[-1][1]}", flush=True)
+    (work / "recheck.json").write_text(json.dumps(dict(results), indent=2) + "\n")
+    return results
+
+
 def markdown_table() -> str:
     """One line per module with results in .mutation/: the counts as mutmut reports them."""
     lines = [
@@ -236,6 +349,17 @@ def main(argv: list[str] | None = None) -> int:
         "--table", action="store_true", help="print the last results as a markdown table"
     )
     parser.add_argument("--list", action="store_true", help="print the modules and their tests")
+    parser.add_argument(
+        "--recheck",
+        action="store_true",
+        help="run the tests against each survivor of the last run, applied by hand",
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help="with --recheck: the survivors whose names contain one of "
+        "these comma-separated parts (skip those already judged equivalent)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for module, tests in TARGETS.items():
@@ -248,6 +372,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [m for m in args.modules if m not in TARGETS]
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; --list shows the choices")
+    if args.recheck:
+        for module in args.modules or list(TARGETS):
+            found = recheck(module, tuple(filter(None, args.only.split(","))))
+            killed = sum(result == "killed" for _, result in found)
+            print(f"{module}: {killed} of {len(found)} survivors killed now")
+        return 0
     results = []
     for module in args.modules or list(TARGETS):
         work = prepare(module, TARGETS[module])

@@ -1,0 +1,543 @@
+"""The sweep loop in-process (bench/runner.py), with a scripted worker in place of the spawned
+one: which rows are written and in what order, the skips after an OOM, a timeout or a slow
+call, resume over a sweep with ok, skipped, oom and error rows (each key once), the shard probe,
+the time budget, the refusals, and the worker handle's bookkeeping on a fake pipe. The real
+worker process is exercised by tests/cli (a subprocess per run) and test_runner.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench import files, record, runner, store
+from bench.errors import UsageError
+from bench.runner import Runner, RunOptions, Task, WorkerStartError, plan
+from bench.sweep import Sweep
+from tests.bench.rows import good_row
+
+CEILINGS = {"dtype": "fp32", "matmul_tflops": 1.0, "copy_gbps": 1.0}
+
+
+def ok(median: float = 1.0) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "samples_ms": [median, median],
+        "reps": 2,
+        "latency_ms_median": median,
+        "latency_ms_p10": median,
+        "latency_ms_p90": median,
+    }
+
+
+class Script:
+    """What the fake workers answer: fields per (op, seqlen), ok at 1 ms otherwise."""
+
+    def __init__(self, answers: dict[tuple[str, int], dict[str, Any]] | None = None) -> None:
+        self.answers = answers or {}
+        self.asked: list[tuple[str, int]] = []
+        self.ceilings_asked: list[str] = []
+        self.start_error: str | None = None
+        self.started = 0
+        self.stopped = 0
+
+
+@pytest.fixture
+def script(monkeypatch) -> Script:
+    s = Script()
+
+    class FakeWorker:
+        def __init__(self, device: str, opts: Any) -> None:
+            self.device = device
+
+        def start(self) -> None:
+            s.started += 1
+            if s.start_error:
+                raise WorkerStartError(s.start_error)
+
+        def stop(self) -> None:
+            s.stopped += 1
+
+        def ceilings(self, dtype: str) -> dict[str, Any]:
+            s.ceilings_asked.append(dtype)
+            return {**CEILINGS, "dtype": dtype}
+
+        def submit(self, task: Task, timeout_s: float) -> dict[str, Any]:
+            s.asked.append((task.op, task.config.seqlen))
+            return {**s.answers.get((task.op, task.config.seqlen), ok()), "worker_pid": 4242}
+
+    monkeypatch.setattr(runner, "WorkerProcess", FakeWorker)
+    return s
+
+
+def sweep_tasks(*lengths: int, ops: tuple[str, ...] = ("hyena-fft", "hyena-naive")) -> list[Task]:
+    return plan(Sweep(seqlens=lengths, ops=ops).replace(d_model=16, heads=2))
+
+
+def rows_of(out: Path) -> list[tuple[str, int, str]]:
+    return [(r["op"], r["seqlen"], r["status"]) for r in store.read_rows(out)]
+
+
+def test_every_task_is_written_once_in_order_with_its_identity(tmp_path, script):
+    tasks = sweep_tasks(256, 512)
+    shown = []
+    out = tmp_path / "run"
+    summary = Runner(tasks, RunOptions(out=out), on_row=lambda *a: shown.append(a[1:])).run()
+    assert rows_of(out) == [(t.op, t.config.seqlen, "ok") for t in tasks]
+    assert script.asked == [(t.op, t.config.seqlen) for t in tasks]
+    assert shown == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert script.started == 1 and script.stopped == 1
+    env = json.loads((out / store.ENV_FILE).read_text())
+    assert env["ceilings"] == {**CEILINGS, "dtype": tasks[0].config.dtype}
+    assert script.ceilings_asked == [tasks[0].config.dtype]
+    assert "finished_at" in env
+    first = store.read_rows(out)[0]
+    assert first["run_id"] == env["run_id"] == summary["run_id"]
+    assert (first["family"], first["device"], first["worker_device"]) == ("hyena", "cpu", "cpu")
+    assert (first["shard"], first["job_id"], first["worker_pid"]) == (None, None, 4242)
+    assert first["impl_detail"] == runner.registry.get("hyena-fft").detail
+    assert first["started_at"]
+    assert summary["rows"] == 4
+    assert summary["counts"] == {"ok": 4}
+    assert (summary["already_done"], summary["not_run"]) == (0, 0)
+    assert summary["wall_s"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("status", "why"), [("oom", "ran out of memory"), ("timeout", "timed out")]
+)
+def test_a_failure_skips_the_longer_lengths_of_its_group_only(tmp_path, script, status, why):
+    script.answers[("hyena-naive", 512)] = {"status": status, "reason": "planted"}
+    summary = Runner(sweep_tasks(256, 512, 1024, 2048), RunOptions(out=tmp_path)).run()
+    rows = store.read_rows(tmp_path)
+    naive = [(r["seqlen"], r["status"], r["reason"]) for r in rows if r["op"] == "hyena-naive"]
+    reason = f"hyena-naive {why} at L=512"
+    assert naive == [
+        (256, "ok", ""),
+        (512, status, "planted"),
+        (1024, "skipped", reason),
+        (2048, "skipped", reason),
+    ]
+    assert ("hyena-naive", 1024) not in script.asked
+    assert all(r["status"] == "ok" for r in rows if r["op"] == "hyena-fft")
+    assert summary["counts"] == {"ok": 5, status: 1, "skipped": 2}
+
+
+def test_without_oom_skip_every_length_runs(tmp_path, script):
+    script.answers[("hyena-naive", 256)] = {"status": "oom", "reason": "planted"}
+    Runner(sweep_tasks(256, 512), RunOptions(out=tmp_path, oom_skip=False)).run()
+    assert ("hyena-naive", 512, "ok") in rows_of(tmp_path)
+
+
+def test_a_call_slower_than_the_limit_skips_longer_lengths(tmp_path, script):
+    script.answers[("hyena-fft", 512)] = ok(50.4)
+    script.answers[("hyena-naive", 512)] = ok(10.0)  # at the limit: not over it
+    Runner(sweep_tasks(256, 512, 1024), RunOptions(out=tmp_path)).run(max_call_ms=10.0)
+    rows = {(r["op"], r["seqlen"]): r for r in store.read_rows(tmp_path)}
+    assert rows[("hyena-fft", 1024)]["reason"] == (
+        "hyena-fft took 50 ms per call at L=512 (limit 10 ms); longer lengths skipped"
+    )
+    assert rows[("hyena-naive", 1024)]["status"] == "ok"
+    no_limit = tmp_path / "again"
+    Runner(sweep_tasks(256, 512, 1024), RunOptions(out=no_limit)).run()
+    assert {s for _, _, s in rows_of(no_limit)} == {"ok"}
+
+
+def test_the_first_failure_of_a_group_names_the_skip():
+    tasks = sweep_tasks(256, 512, 1024, ops=("hyena-fft",))
+    r = Runner(tasks, RunOptions(out=Path("unused")))
+    r._note_failure(tasks[0], {"status": "timeout"}, None)
+    r._note_failure(tasks[1], {"status": "oom"}, None)
+    assert r._skip_reason(tasks[2]) == "hyena-fft timed out at L=256"
+    assert r._skip_reason(tasks[0]) is None  # the failed length itself is not skipped
+    r._note_failure(tasks[0], {"status": "error"}, None)
+    r._note_failure(tasks[0], {"status": "ok", "latency_ms_median": 5.0}, None)
+
+
+def test_resume_runs_what_is_missing_and_keeps_the_skips(tmp_path, script):
+    tasks = sweep_tasks(256, 512, 1024, 2048)
+    script.answers[("hyena-naive", 512)] = {"status": "oom", "reason": "planted"}
+    script.answers[("hyena-fft", 512)] = {"status": "error", "reason": "planted"}
+    first = Runner(tasks[:5], RunOptions(out=tmp_path)).run()
+    assert first["rows"] == 5
+    script.asked.clear()
+    again = Runner(tasks, RunOptions(out=tmp_path, resume=True)).run()
+    keys = [record.row_key(r) for r in store.read_rows(tmp_path)]
+    assert sorted(keys) == sorted(record.row_key(t.key_row()) for t in tasks)
+    assert len(set(keys)) == len(keys) == 8
+    # The OOM at 512 (first run) still skips 1024 and 2048; the error at 512 skips nothing.
+    assert ("hyena-naive", 1024) not in script.asked
+    assert ("hyena-naive", 2048) not in script.asked
+    assert script.asked == [("hyena-fft", 2048)]
+    assert (again["already_done"], again["rows"]) == (5, 3)
+    env = json.loads((tmp_path / store.ENV_FILE).read_text())
+    assert len(env["resumes"]) == 1
+    assert set(env["resumes"][0]) == {"at", "command", "job"}
+    assert env["run_id"] == first["run_id"] == again["run_id"]
+    assert env["ceilings"]["dtype"] == "fp32"
+    assert script.ceilings_asked == ["fp32"]  # kept on resume: measured once
+
+
+def test_resume_learns_skips_from_rows_in_length_order(tmp_path):
+    tasks = sweep_tasks(256, 512, 1024, ops=("hyena-fft",))
+    rows = [
+        {**record.new_row(run_id="r", op="hyena-fft", status="oom", **t.config.as_dict())}
+        for t in reversed(tasks[:2])
+    ]
+    r = Runner(tasks, RunOptions(out=tmp_path))
+    r.failures_of(rows)
+    assert r._skip_reason(tasks[2]) == "hyena-fft ran out of memory at L=256"
+    slow = Runner(tasks, RunOptions(out=tmp_path))
+    slow.max_call_ms = 1.0
+    slow.failures_of([{**rows[1], "status": "ok", "latency_ms_median": 3.0}])
+    assert slow._skip_reason(tasks[2]).startswith("hyena-fft took 3 ms per call at L=256")
+
+
+def test_resume_without_anything_to_resume_starts_a_run(tmp_path, script):
+    summary = Runner(sweep_tasks(256), RunOptions(out=tmp_path, resume=True)).run()
+    assert summary["rows"] == 2
+    assert "resumes" not in json.loads((tmp_path / store.ENV_FILE).read_text())
+
+
+def test_resume_of_a_directory_with_only_an_env_adds_every_row(tmp_path, script):
+    Runner(sweep_tasks(256), RunOptions(out=tmp_path)).run()
+    (tmp_path / store.RESULTS_FILE).unlink()
+    summary = Runner(sweep_tasks(256), RunOptions(out=tmp_path, resume=True)).run()
+    assert (summary["rows"], summary["already_done"]) == (2, 0)
+
+
+def test_refusals_name_the_directory_and_the_cure(tmp_path, script):
+    Runner(sweep_tasks(256), RunOptions(out=tmp_path, env_extra={"sweep": {"d": 1}})).run()
+    with pytest.raises(UsageError) as caught:
+        Runner(sweep_tasks(256), RunOptions(out=tmp_path)).run()
+    assert str(caught.value) == (
+        f"--out {tmp_path} already holds results; pass --resume or choose a new --out"
+    )
+    other = RunOptions(out=tmp_path, resume=True, env_extra={"sweep": {"d": 2}})
+    with pytest.raises(UsageError) as caught:
+        Runner(sweep_tasks(256), other).run()
+    command = json.loads((tmp_path / store.ENV_FILE).read_text())["command"]
+    assert str(caught.value) == (
+        f"--resume: {tmp_path} was made for sweep d 1 (now 2); resume it with its own command "
+        f"({command}) or choose a new --out"
+    )
+    (tmp_path / store.RESULTS_FILE).write_text("{oops\n{}\n")
+    with pytest.raises(UsageError, match=r"^--resume: .*results.jsonl:1: not valid JSON"):
+        Runner(sweep_tasks(256), RunOptions(out=tmp_path, resume=True)).run()
+
+
+def test_an_empty_results_file_is_no_reason_to_refuse(tmp_path, script):
+    (tmp_path / store.RESULTS_FILE).write_text("")
+    assert Runner(sweep_tasks(256), RunOptions(out=tmp_path)).run()["rows"] == 2
+
+
+def test_resume_differences_in_words():
+    env = {"device": {"type": "cpu", "name": "x"}, "torch": "2.5", "sweep": {"a": 1, "b": 2}}
+    same = json.loads(json.dumps(env))
+    assert runner.resume_differences(env, same) == []
+    now = {
+        "device": {"type": "cpu", "name": "y"},
+        "torch": "2.5",
+        "sweep": {"a": 1, "c": 3},
+        "shard": "1/2",
+    }
+    assert runner.resume_differences(env, now) == [
+        "with device.name 'x' (now 'y')",
+        "for sweep b 2 (now None)",
+        "for sweep c None (now 3)",
+        "for shard None (now '1/2')",
+    ]
+    assert runner.resume_differences({"sweep": "old"}, {"sweep": {"a": 1}}) == [
+        "for sweep 'old' (now {'a': 1})"
+    ]
+
+
+def test_a_second_run_on_a_locked_directory_is_refused(tmp_path, script):
+    lock = files.RunLock(tmp_path)
+    lock.acquire()
+    try:
+        with pytest.raises(UsageError, match=r"^--out .*; wait for it or choose another --out$"):
+            Runner(sweep_tasks(256), RunOptions(out=tmp_path)).run()
+    finally:
+        lock.release()
+
+
+def test_a_directory_that_cannot_be_made_is_an_output_error(tmp_path, script):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(files.OutputError, match=r"cannot write: .*file/run"):
+        Runner(sweep_tasks(256), RunOptions(out=tmp_path / "file" / "run")).run()
+
+
+def test_the_time_budget_leaves_the_rest_unrun(tmp_path, script):
+    summary = Runner(sweep_tasks(256, 512), RunOptions(out=tmp_path, time_budget_s=0.0)).run()
+    assert (summary["rows"], summary["not_run"]) == (0, 4)
+    assert script.asked == []
+    plenty = Runner(sweep_tasks(256), RunOptions(out=tmp_path / "b", time_budget_s=3600.0)).run()
+    assert (plenty["rows"], plenty["not_run"]) == (2, 0)
+
+
+def test_a_worker_that_cannot_start_fails_the_run(tmp_path, script):
+    script.start_error = "worker for cpu could not start: planted"
+    out = tmp_path / "run"
+    with pytest.raises(WorkerStartError, match=r"^worker for cpu could not start: planted$"):
+        Runner(sweep_tasks(256), RunOptions(out=out)).run()
+    assert script.asked == []
+
+
+def test_a_row_that_cannot_be_written_stops_the_run_keeping_the_others(
+    tmp_path, script, monkeypatch
+):
+    real = store.ResultsWriter.append
+    calls = []
+
+    def append(self, row):
+        calls.append(row["seqlen"])
+        if len(calls) == 3:
+            raise files.OutputError("disk full: planted")
+        real(self, row)
+
+    monkeypatch.setattr(store.ResultsWriter, "append", append)
+    with pytest.raises(files.OutputError) as caught:
+        Runner(sweep_tasks(256, 512, 1024), RunOptions(out=tmp_path)).run()
+    assert str(caught.value) == (
+        "disk full: planted; the 2 rows written before it are kept: rerun with --resume when "
+        "there is room"
+    )
+    assert len(calls) == 3 and len(store.read_rows(tmp_path)) == 2
+
+
+def test_a_failing_display_is_reported_once_and_the_sweep_goes_on(tmp_path, script, capsys):
+    def broken(row, done, total):
+        raise BrokenPipeError
+
+    summary = Runner(sweep_tasks(256, 512), RunOptions(out=tmp_path), on_row=broken).run()
+    assert summary["rows"] == 4
+    err = capsys.readouterr().err
+    assert err == (
+        "hyena-bench run: warning: the progress display failed (BrokenPipeError); "
+        "the sweep goes on\n"
+    )
+
+
+def test_a_row_that_would_not_load_becomes_an_error_row():
+    identity = {"op": "hyena-fft", "seqlen": 256, "status": None}
+    row = {**identity, "status": "ok", "unknown_field": 1, "started_at": "t"}
+    fixed = runner.checked(row, identity)
+    assert fixed["status"] == "error"
+    assert fixed["reason"].startswith(
+        "hyena-bench bug: the measured row does not fit bench.record ("
+    )
+    assert "unknown_field" in fixed["reason"]
+    assert fixed["started_at"] == "t" and "unknown_field" not in fixed
+    good = good_row(status="error", reason="x" * (record.MAX_TEXT + 10))
+    kept = runner.checked(good, identity)
+    assert kept is good
+    assert kept["reason"] == "x" * (record.MAX_TEXT - 3) + "..."
+    assert len(kept["reason"]) == record.MAX_TEXT
+    exact = good_row(status="error", reason="y" * record.MAX_TEXT)
+    assert runner.checked(exact, identity)["reason"] == "y" * record.MAX_TEXT
+
+
+def test_base_row_takes_the_device_type_and_the_extras():
+    task = sweep_tasks(256, ops=("hyena-fft",))[0]
+    row = runner.base_row(task, "rid", "cuda:1", shard="1/2", worker_device="cuda:1")
+    assert (row["run_id"], row["op"], row["device"], row["shard"]) == (
+        "rid",
+        "hyena-fft",
+        "cuda",
+        "1/2",
+    )
+    assert row["seqlen"] == 256 and row["d_model"] == 16 and row["heads"] == 2
+    assert row["family"] == "hyena"
+
+
+def test_a_shard_piece_probes_the_length_before_it(tmp_path, script):
+    tasks = sweep_tasks(512, 1024, ops=("hyena-naive",))
+    probed = [Task(t.op, t.config, probe_seqlen=256) for t in tasks]
+    script.answers[("hyena-naive", 256)] = {"status": "oom", "reason": "planted"}
+    Runner(probed, RunOptions(out=tmp_path)).run()
+    assert script.asked == [("hyena-naive", 256)]  # probed once; nothing else runs
+    assert rows_of(tmp_path) == [("hyena-naive", 512, "skipped"), ("hyena-naive", 1024, "skipped")]
+    assert store.read_rows(tmp_path)[0]["reason"] == "hyena-naive ran out of memory at L=256"
+
+
+def test_a_probe_that_passes_is_not_recorded_and_runs_once(tmp_path, script):
+    tasks = [Task(t.op, t.config, probe_seqlen=256) for t in sweep_tasks(512, 1024)]
+    Runner(tasks, RunOptions(out=tmp_path)).run()
+    assert script.asked.count(("hyena-fft", 256)) == 1
+    assert script.asked.count(("hyena-naive", 256)) == 1
+    assert len(script.asked) == 6
+    assert len(store.read_rows(tmp_path)) == 4
+    script.asked.clear()
+    Runner(tasks, RunOptions(out=tmp_path / "b", oom_skip=False)).run()
+    assert len(script.asked) == 4  # without skips a probe decides nothing
+
+
+def test_several_devices_keep_a_group_on_one_worker():
+    tasks = sweep_tasks(256, 512, ops=("hyena-fft", "hyena-naive", "attention-dense"))
+    r = Runner(tasks, RunOptions(out=Path("unused"), devices=("cpu", "cpu")))
+    queue = list(tasks)
+    a = r._next(queue, 0)
+    b = r._next(queue, 1)
+    assert a.group() != b.group()
+    assert r._next(queue, 0).group() == a.group()  # its own group's next length first
+    c = r._next(queue, 0)  # its group done: a group nobody holds
+    assert c.group() not in (a.group(), b.group())
+    assert r._next(queue, 1).group() == b.group()
+    assert r._next(queue, 1) is None  # only slot 0's group is left
+    assert 1 not in r.held
+    assert r._next(queue, 0).group() == c.group()
+    assert queue == [] and r._next(queue, 0) is None
+
+
+def test_a_write_error_stops_handing_out_tasks():
+    tasks = sweep_tasks(256)
+    r = Runner(tasks, RunOptions(out=Path("unused")))
+    r.write_error = files.OutputError("x")
+    assert r._next(list(tasks), 0) is None
+
+
+# --- the worker handle on a fake pipe ---------------------------------------------------------
+
+
+class FakeProc:
+    def __init__(self, alive: bool = True, exitcode: int | None = None) -> None:
+        self.alive, self.exitcode, self.pid = alive, exitcode, 77
+        self.joined: list[float] = []
+        self.killed = False
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+    def kill(self) -> None:
+        self.killed, self.alive = True, False
+
+    def join(self, timeout: float) -> None:
+        self.joined.append(timeout)
+
+
+class FakeConn:
+    def __init__(self, replies: list[Any] | None = None, ready: bool = True, broken: bool = False):
+        self.replies, self.ready, self.broken = list(replies or []), ready, broken
+        self.sent: list[Any] = []
+        self.polled: list[float] = []
+
+    def send(self, message: Any) -> None:
+        if self.broken:
+            raise BrokenPipeError
+        self.sent.append(message)
+
+    def poll(self, timeout: float) -> bool:
+        self.polled.append(timeout)
+        return self.ready
+
+    def recv(self) -> Any:
+        if not self.replies:
+            raise EOFError
+        return self.replies.pop(0)
+
+
+def handle(proc: FakeProc, conn: FakeConn) -> runner.WorkerProcess:
+    w = runner.WorkerProcess("cpu", None)
+    w.proc, w.conn = proc, conn
+    return w
+
+
+def test_a_reply_is_the_rows_fields_with_the_workers_pid():
+    task = sweep_tasks(256, ops=("hyena-fft",))[0]
+    w = handle(FakeProc(), FakeConn([{"status": "ok"}]))
+    assert w.submit(task, 7.0) == {"status": "ok", "worker_pid": 77}
+    assert w.conn.sent == [("hyena-fft", task.config.as_dict())]
+    assert w.conn.polled == [7.0]
+    assert w.proc is not None
+
+
+def test_a_worker_that_will_restart_is_retired():
+    proc = FakeProc()
+    w = handle(proc, FakeConn([{"status": "error", "worker_restarted": True}]))
+    assert w.request("m", 1.0)["worker_pid"] == 77
+    assert proc.joined[0] == runner.WORKER_EXIT_WAIT_S
+    assert proc.killed and w.proc is None
+
+
+def test_no_reply_in_time_is_a_timeout_and_the_worker_is_killed():
+    proc = FakeProc()
+    w = handle(proc, FakeConn(ready=False))
+    assert w.request("m", 2.5) == {
+        "status": "timeout",
+        "reason": "no result within 2.5 s (worker killed and replaced)",
+        "worker_pid": 77,
+    }
+    assert proc.killed and w.proc is None
+
+
+@pytest.mark.parametrize(
+    ("exitcode", "words"),
+    [(-9, "worker process died (signal 9)"), (3, "worker process died (exit code 3)")],
+)
+def test_a_worker_that_dies_is_an_error_naming_how(exitcode, words):
+    proc = FakeProc(alive=False, exitcode=exitcode)
+    w = handle(proc, FakeConn(broken=True))
+    w.start = lambda: None  # a dead worker is restarted first: keep the fake
+    assert w.request("m", 1.0) == {
+        "status": "error",
+        "reason": f"{words} while measuring; replaced",
+        "worker_pid": 77,
+    }
+    assert proc.joined == [5] and w.proc is None
+    assert w.death() == "worker process died (exit code None)"
+
+
+def test_a_worker_that_cannot_be_restarted_is_an_error_row():
+    w = handle(FakeProc(alive=False), FakeConn())
+
+    def refuse() -> None:
+        raise WorkerStartError("worker for cpu did not start within 120 s")
+
+    w.start = refuse
+    assert w.request("m", 1.0) == {
+        "status": "error",
+        "reason": "worker for cpu did not start within 120 s",
+    }
+
+
+def test_the_ceilings_or_why_not():
+    w = handle(FakeProc(), FakeConn([{"dtype": "fp32", "matmul_tflops": 1.0}]))
+    assert w.ceilings("fp32") == {"dtype": "fp32", "matmul_tflops": 1.0}
+    assert w.conn.polled == [runner.CEILINGS_TIMEOUT_S]
+    assert w.conn.sent[0].dtype == "fp32"
+    slow = handle(FakeProc(), FakeConn(ready=False))
+    assert slow.ceilings("fp16") == {
+        "dtype": "fp16",
+        "error": "no answer within 300 s (worker replaced)",
+    }
+    assert slow.proc is None
+    dead = handle(FakeProc(exitcode=-11), FakeConn(broken=True))
+    assert dead.ceilings("fp32") == {
+        "dtype": "fp32",
+        "error": "worker process died (signal 11) while measuring the ceilings; replaced",
+    }
+    assert dead.proc is None
+
+
+def test_stop_kills_only_a_live_worker():
+    alive, dead = FakeProc(), FakeProc(alive=False)
+    handle(alive, FakeConn()).stop()
+    handle(dead, FakeConn()).stop()
+    assert alive.killed and alive.joined == [5]
+    assert not dead.killed and dead.joined == []
+
+
+def test_a_row_the_worker_did_not_time_gets_its_start_time(tmp_path, script, monkeypatch):
+    monkeypatch.setattr(runner.envinfo, "now", lambda: "2026-01-01T00:00:00+00:00")
+    script.answers[("hyena-fft", 256)] = {"status": "timeout", "reason": "planted"}
+    script.answers[("hyena-naive", 256)] = {**ok(), "started_at": "2025-05-05T00:00:00+00:00"}
+    Runner(sweep_tasks(256), RunOptions(out=tmp_path)).run()
+    started = {r["op"]: r["started_at"] for r in store.read_rows(tmp_path)}
+    assert started == {
+        "hyena-fft": "2026-01-01T00:00:00+00:00",
+        "hyena-naive": "2025-05-05T00:00:00+00:00",  # the worker's own time is kept
+    }
