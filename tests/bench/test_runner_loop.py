@@ -541,3 +541,95 @@ def test_a_row_the_worker_did_not_time_gets_its_start_time(tmp_path, script, mon
         "hyena-fft": "2026-01-01T00:00:00+00:00",
         "hyena-naive": "2025-05-05T00:00:00+00:00",  # the worker's own time is kept
     }
+
+
+# --- starting a worker, on a fake multiprocessing context ---------------------------------------
+
+
+class FakeContext:
+    """Stands in for multiprocessing's spawn context: records the Process's arguments and the
+    environment it would inherit at start; the parent's end of the pipe is `parent`."""
+
+    def __init__(self, parent: FakeConn) -> None:
+        self.parent, self.child = parent, FakeChild()
+        self.kwargs: dict[str, Any] = {}
+        self.env_at_start: dict[str, str] = {}
+        self.proc = FakeProc()
+
+    def Pipe(self):  # multiprocessing's name
+        return self.parent, self.child
+
+    def Process(self, **kwargs):
+        self.kwargs = kwargs
+        ctx = self
+
+        def start() -> None:
+            import os
+
+            ctx.env_at_start = dict(os.environ)
+
+        self.proc.start = start
+        return self.proc
+
+
+class FakeChild:
+    closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.fixture
+def fake_spawn(monkeypatch):
+    def make(parent: FakeConn) -> FakeContext:
+        ctx = FakeContext(parent)
+        monkeypatch.setattr(runner.mp, "get_context", lambda how: ctx if how == "spawn" else None)
+        monkeypatch.setattr(runner.allocator, "applied", lambda kind: {"HB_TEST_ALLOC": str(kind)})
+        return ctx
+
+    return make
+
+
+def test_a_worker_is_a_named_daemon_process_started_with_the_allocator_setting(fake_spawn):
+    ctx = fake_spawn(FakeConn([{"ready": True, "pid": 77}]))
+    w = runner.WorkerProcess("cpu", "opts")
+    w.start()
+    assert ctx.kwargs == {
+        "target": runner.worker.main,
+        "args": (ctx.child, "cpu", "opts"),
+        "daemon": True,  # it dies with the runner
+        "name": "hyena-bench-worker-cpu",
+    }
+    assert ctx.env_at_start["HB_TEST_ALLOC"] == "cpu"  # the CPU setting, inherited at start
+    assert ctx.child.closed and w.ready == {"ready": True, "pid": 77}
+    assert ctx.parent.polled == [runner.WORKER_START_TIMEOUT_S]
+
+
+def test_a_worker_that_does_not_answer_in_time_is_stopped_and_named(fake_spawn):
+    ctx = fake_spawn(FakeConn(ready=False))
+    w = runner.WorkerProcess("cpu", "opts")
+    with pytest.raises(WorkerStartError) as raised:
+        w.start()
+    assert str(raised.value) == "worker for cpu did not start within 120 s"
+    assert ctx.proc.killed and w.proc is None
+
+
+def test_a_worker_that_dies_while_starting_says_how(fake_spawn):
+    ctx = fake_spawn(FakeConn([]))  # EOF instead of the ready message
+    ctx.proc.exitcode = 0
+    w = runner.WorkerProcess("cpu", "opts")
+    with pytest.raises(WorkerStartError) as raised:
+        w.start()
+    assert ctx.proc.joined[0] == 5
+    assert str(raised.value) == (
+        "worker for cpu could not start: worker process died (exit code 0) (its traceback is above)"
+    )
+
+
+def test_a_fresh_handle_holds_no_process_and_a_dead_ceilings_worker_is_joined():
+    w = runner.WorkerProcess("cpu", "opts")
+    assert w.proc is None and w.conn is None and w.ready == {}
+    w.stop()  # nothing to stop
+    proc = FakeProc(exitcode=-11)
+    handle(proc, FakeConn(broken=True)).ceilings("fp32")
+    assert proc.joined == [5, 5]  # once after the broken pipe, once in stop()
