@@ -17,6 +17,7 @@ from scipy import stats as scipy_stats
 from bench import comparison, evidence, stats
 from bench.record import row_key
 from tests.bench.test_compare import row
+from tests.bench.test_stats import ar1
 
 LATENCY = comparison.METRICS["latency"]
 MEMORY = comparison.METRICS["memory"]
@@ -233,15 +234,6 @@ def test_paired_interval_matches_a_numpy_reference():
     # lie 15-33% of the half-width inside.
     assert ours.low == pytest.approx(low, abs=0.1 * half)
     assert ours.high == pytest.approx(high, abs=0.1 * half)
-
-
-def ar1(rho: float, n: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    e = np.empty(n)
-    e[0] = rng.normal()
-    for t in range(1, n):
-        e[t] = rho * e[t - 1] + math.sqrt(1 - rho**2) * rng.normal()
-    return e
 
 
 def test_block_length_follows_the_ar1_formula():
