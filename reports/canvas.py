@@ -12,7 +12,9 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+from matplotlib import image
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure as Canvas  # no pyplot: no global figure state, no backend
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator
@@ -42,7 +44,7 @@ class Plot:
 
     title: str
     png: str
-    svg: str
+    svg: str | None  # written only when asked for (`report --format ...,svg`)
 
 
 @dataclass(frozen=True)
@@ -171,15 +173,25 @@ def finish(ax: Axes, lengths: list[int], slots: int = 0, beside: bool = True) ->
         legend(ax, loc="upper left")
 
 
-def save(drawn: Drawn, out_dir: Path, slug: str) -> Plot:
-    """Write `<slug>-<kind>` as PNG and SVG (no date, fixed ids: a rerun on the same rows
-    rewrites the same SVG)."""
+def save(drawn: Drawn, out_dir: Path, slug: str, svg: bool = False) -> Plot:
+    """Write `<slug>-<kind>.png`, and with `svg` the same figure as SVG (no date, fixed ids: a
+    rerun on the same rows rewrites the same SVG).
+
+    One draw makes the PNG: the canvas draws once (constrained layout first) and its pixels are
+    written as they are. `savefig` would draw twice, once only to place the axes, and the SVG
+    (most of a figure's cost when written) reuses the places of that draw instead of measuring
+    every label again. A 2,600-row report draws 80 figures: this is where its time goes."""
     out_dir.mkdir(parents=True, exist_ok=True)
     name = f"{slug}-{drawn.kind}"
+    fig = drawn.figure
+    fig.set_dpi(DPI)
+    pixels = FigureCanvasAgg(fig)
+    pixels.draw()
+    fig.set_layout_engine("none")
+    png = out_dir / f"{name}.png"
+    image.imsave(png, pixels.buffer_rgba(), format="png", origin="upper", dpi=DPI)
+    if not svg:
+        return Plot(drawn.title, f"{out_dir.name}/{name}.png", None)
     with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
-        drawn.figure.savefig(out_dir / f"{name}.png", dpi=DPI)
-        # The PNG's draw placed every axes by constrained layout; the SVG, at the same dpi, keeps
-        # those places instead of measuring every label again (a third of a figure's cost).
-        drawn.figure.set_layout_engine("none")
-        drawn.figure.savefig(out_dir / f"{name}.svg", dpi=DPI, metadata={"Date": None})
+        fig.savefig(out_dir / f"{name}.svg", dpi=DPI, metadata={"Date": None})
     return Plot(drawn.title, f"{out_dir.name}/{name}.png", f"{out_dir.name}/{name}.svg")

@@ -17,10 +17,12 @@ from pathlib import Path
 
 from bench import files
 from bench.errors import UsageError
-from bench.flags import out_path
+from bench.flags import number, out_path
 from bench.safetext import printable
 
-FORMATS = ("md", "html", "csv")
+FORMATS = ("md", "html", "csv", "svg")
+# SVG (each figure again, for print) costs as much as the figures' PNGs: asked for, not default.
+DEFAULT_FORMATS = ("md", "html", "csv")
 DEFAULT_OUT = "report"  # under the first run directory
 
 
@@ -55,8 +57,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--format",
-        default=",".join(FORMATS),
-        help=f"comma-separated outputs among {', '.join(FORMATS)} (default: all)",
+        default=",".join(DEFAULT_FORMATS),
+        help=f"comma-separated outputs among {', '.join(FORMATS)} (default: "
+        f"{','.join(DEFAULT_FORMATS)}; svg writes every figure as SVG too, beside its PNG)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=number(int, 1),
+        default=None,
+        metavar="N",
+        help="build up to N settings at once, each in its own process (default: the CPUs "
+        "available; a report of fewer than 4 settings is built in one process)",
     )
     parser.add_argument(
         "--allow-mixed-env",
@@ -117,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline is not None and args.baseline not in set(results.frame["op"]):
         have = ", ".join(sorted(set(results.frame["op"])))
         raise UsageError(f"--baseline {args.baseline}: not in the results (have: {have})")
-    from reports import document, render
+    from reports import document, pool, render
     from reports.claims import load_paper
 
     try:
@@ -127,7 +138,13 @@ def run(args: argparse.Namespace) -> int:
     staged = files.staging_dir(out)
     try:
         report = document.build(
-            results, staged, load_paper(), args.baseline, draw=bool(formats & {"md", "html"})
+            results,
+            staged,
+            load_paper(),
+            args.baseline,
+            draw=bool(formats & {"md", "html", "svg"}),
+            svg="svg" in formats,
+            jobs=args.jobs or pool.default_jobs(),
         )
         written = render.write(report.blocks, report.csv, staged, formats, document.TITLE)
         files.swap_in(staged, out)

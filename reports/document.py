@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.allocator import method_text as allocator_text
-from reports import noise, plots, roofline, selection
+from reports import noise, plots, pool, roofline, selection
 from reports.claims import (
     CLAIM_LEVEL,
     CLAIM_MODE,
@@ -25,7 +25,7 @@ from reports.claims import (
     figure_table,
     verdict_frame,
 )
-from reports.load import GROUP_FIELDS, Group, Results, env_value, groups
+from reports.load import GROUP_FIELDS, Group, Results, Run, env_value, groups
 from reports.render import Alert, Block, Bullets, Heading, Image, TableBlock, Text
 from reports.stats import (
     BOOTSTRAP_RESAMPLES,
@@ -339,6 +339,7 @@ def group_blocks(
     paper: Paper,
     plots_dir: Path | None,
     slug: str,
+    svg: bool = False,
 ) -> tuple[list[Block], pd.DataFrame, pd.DataFrame]:
     """Tables and figures of one setting; one line and the reasons when nothing in it ran."""
     if not (rows["status"] == "ok").any():
@@ -359,15 +360,54 @@ def group_blocks(
             list(paper.claims) if claim_setting else [],
             plots_dir,
             slug,
+            svg,
         )
         blocks += [Image(p) for p in figures]
     return blocks, cross, fits
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One setting's part of the report: its section and its rows of the tidy tables."""
+
+    blocks: list[Block]
+    tidy: dict[str, pd.DataFrame]
+
+
+def setting(
+    group: Group,
+    rows: pd.DataFrame,
+    runs: tuple[Run, ...],
+    paper: Paper,
+    baseline_op: str | None,
+    plots_dir: Path | None,
+    slug: str,
+    svg: bool,
+) -> Setting:
+    """One setting's section, built from its rows alone (so settings build side by side)."""
+    choice = selection.named(rows, baseline_op) if baseline_op else selection.default_baseline(rows)
+    summary = summarise(rows, choice)
+    parts, cross, fits = group_blocks(group, rows, summary, choice, paper, plots_dir, slug, svg)
+    if (rows["status"] == "ok").any():
+        parts += roofline.blocks(runs, group, rows, choice, plots_dir, slug, svg)
+    tidy = {"summary": summary, "crossover": cross, "scaling": fits}
+    return Setting(
+        [Heading(group.title(), 3), *parts],
+        {name: with_group(part, group) for name, part in tidy.items()},
+    )
+
+
 def build(
-    results: Results, out_dir: Path, paper: Paper, baseline_op: str | None = None, draw: bool = True
+    results: Results,
+    out_dir: Path,
+    paper: Paper,
+    baseline_op: str | None = None,
+    draw: bool = True,
+    svg: bool = False,
+    jobs: int = 1,
 ) -> Report:
-    """The whole report; figures are written under out_dir/plots when `draw`."""
+    """The whole report; figures are written under out_dir/plots when `draw` (PNG, and SVG too
+    with `svg`), the settings built in up to `jobs` processes (reports.pool)."""
     frame = results.frame
     verdicts = evaluate(frame, paper)
     notes = () if (frame["status"] == "ok").any() else (nothing_measured(frame),)
@@ -382,20 +422,17 @@ def build(
         *claims_section(verdicts, paper),
         Heading("Results by setting"),
     ]
-    csv: dict[str, list[pd.DataFrame]] = {"summary": [], "crossover": [], "scaling": []}
     several_devices = frame["device_label"].nunique() > 1
-    for group, rows in groups(frame):
-        choice = (
-            selection.named(rows, baseline_op) if baseline_op else selection.default_baseline(rows)
-        )
-        summary = summarise(rows, choice)
-        plots_dir, slug = out_dir / PLOTS_DIR if draw else None, group.slug(several_devices)
-        parts, cross, fits = group_blocks(group, rows, summary, choice, paper, plots_dir, slug)
-        if (rows["status"] == "ok").any():
-            parts += roofline.blocks(results.runs, group, rows, choice, plots_dir, slug)
-        blocks += [Heading(group.title(), 3), *parts]
-        for name, part in (("summary", summary), ("crossover", cross), ("scaling", fits)):
-            csv[name].append(with_group(part, group))
+    plots_dir = out_dir / PLOTS_DIR if draw else None
+    tasks = [
+        (group, rows, results.runs, paper, baseline_op, plots_dir, group.slug(several_devices), svg)
+        for group, rows in groups(frame)
+    ]
+    csv: dict[str, list[pd.DataFrame]] = {"summary": [], "crossover": [], "scaling": []}
+    for part in pool.starmap(setting, tasks, jobs):
+        blocks += part.blocks
+        for name, table in part.tidy.items():
+            csv[name].append(table)
     tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
     notes = (warning, *notes) if warning else notes
     tables = {**tidy, "claims": verdict_frame(verdicts)}

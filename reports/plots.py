@@ -1,6 +1,7 @@
 """Figures for one group of rows: latency (median line, p10-p90 band), speedup (the paper's claims
 as markers at their lengths), peak memory and throughput against sequence length (log-log), and
-the stage figure (reports/stage_plot.py). PNG for the markdown report, SVG for print.
+the stage figure (reports/stage_plot.py). PNG for the markdown and HTML report; SVG, on request,
+for print.
 
 The paper's Figure 4.3 series (batch 64, on a GPU) share the latency axes only where the rows were
 measured in a comparable setting: a CUDA device at the figure's batch. Anywhere else (a CPU run,
@@ -231,6 +232,8 @@ def draw_all(
     claims: list[Claim],
     out_dir: Path,
     slug: str,
+    svg: bool = False,
 ) -> list[Plot]:
-    """Draw and write every figure for one group (see `figures`)."""
-    return [save(d, out_dir, slug) for d in figures(group, rows, summary, baseline, figure, claims)]
+    """Draw and write every figure for one group (see `figures`), as PNG and with `svg` SVG."""
+    drawn = figures(group, rows, summary, baseline, figure, claims)
+    return [save(d, out_dir, slug, svg) for d in drawn]

@@ -115,7 +115,8 @@ def md_block(block: Block) -> str:
             notes = "".join(f"\n\n{md_text(note)}" for note in table.notes)
             return f"**{md_text(table.title)}**\n\n{md_frame(table.frame).to_markdown()}{notes}"
         case Image(plot):
-            return f"![{md_text(plot.title)}]({plot.png}) ([SVG]({plot.svg}))"
+            svg = f" ([SVG]({plot.svg}))" if plot.svg else ""
+            return f"![{md_text(plot.title)}]({plot.png}){svg}"
     raise TypeError(f"unknown block {block!r}")
 
 

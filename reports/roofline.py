@@ -181,6 +181,7 @@ def blocks(
     baseline: selection.Choice,
     plots_dir: Path | None,
     slug: str,
+    svg: bool = False,
 ) -> list[Block]:
     """The setting's roofline figure and equal-efficiency table; one line saying why not when
     its run has no ceilings in its dtype or no row has issued FLOPs."""
@@ -189,7 +190,7 @@ def blocks(
         return [Text(f"No roofline: the run has no measured ceilings in {group.dtype}.")]
     out: list[Block] = [Text(ceilings_text(ceilings))]
     if plots_dir is not None and (drawn := roofline_figure(group, rows, ceilings)) is not None:
-        out.append(Image(save(drawn, plots_dir, slug)))
+        out.append(Image(save(drawn, plots_dir, slug, svg)))
     if baseline.impls and (
         table := equal_efficiency_table(equal_efficiency(rows, baseline), baseline)
     ):

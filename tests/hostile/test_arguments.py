@@ -80,6 +80,9 @@ def report_cases(tmp_path, run):
         (["report", run, "--out", ""], "--out '': an empty path"),
         (["report", run, "--out", a_file], "not a directory"),
         (["report", run, "--out", busy], "holds files that are not a report (thesis.tex)"),
+        (["report", run, "--jobs", "0"], "argument --jobs: 0 must be at least 1"),
+        (["report", run, "--jobs", "two"], "argument --jobs: 'two' is not an integer"),
+        (["report", run, "--format", "md,pdf"], "--format 'md,pdf': choose from md, html"),
         (["report", run, "--out", run], "holds files that are not a report"),
         (["report", run, "--out", tmp_path], "holds files that are not a report"),
         (["report", run, "--out", tmp_path / LONG_NAME], "a name of 300 bytes"),
@@ -92,7 +95,7 @@ def report_cases(tmp_path, run):
     ]
 
 
-REPORT_IN_CI = 3  # report --out '', a file, a directory of someone else's files
+REPORT_IN_CI = 4  # report --out '', a file, a directory of someone else's files, --jobs 0
 
 
 @pytest.mark.parametrize(

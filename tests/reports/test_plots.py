@@ -310,8 +310,16 @@ def test_no_text_leaves_any_figure(frame, setting):
 def test_saved_files_are_named_by_group_and_kind(frame, tmp_path):
     group, rows = next((g, r) for g, r in groups(frame) if g.batch == 64)
     choice = selection.default_baseline(rows)
-    saved = plots.draw_all(
-        group, rows, summarise(rows, choice), choice, None, [], tmp_path / "plots", "x"
-    )
+    summary = summarise(rows, choice)
+    saved = plots.draw_all(group, rows, summary, choice, None, [], tmp_path / "plots", "x")
     assert [Path(p.png).name for p in saved][:2] == ["x-latency.png", "x-speedup.png"]
-    assert all((tmp_path / p.svg).exists() for p in saved)
+    assert all((tmp_path / p.png).exists() and p.svg is None for p in saved)
+    assert not list((tmp_path / "plots").glob("*.svg"))
+    both = plots.draw_all(group, rows, summary, choice, None, [], tmp_path / "both", "x", svg=True)
+    assert [Path(p.svg).name for p in both][:2] == ["x-latency.svg", "x-speedup.svg"]
+    for plot in both:
+        svg = (tmp_path / plot.svg).read_text()
+        assert svg.startswith("<?xml") and "</svg>" in svg
+        # the PNG is the same figure whether or not the SVG was written beside it
+        png = next(p for p in saved if Path(p.png).name == Path(plot.png).name)
+        assert (tmp_path / plot.png).read_bytes() == (tmp_path / png.png).read_bytes()
