@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from bench.files import OutputError
+from bench.safetext import printable
 
 T = TypeVar("T")
 # Below this many settings the pool's start (a fork server importing pandas and matplotlib,
@@ -49,13 +51,23 @@ def starmap(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], jobs: int) -
     """`fn(*task)` for every task, in order: in up to `jobs` processes when there are at least
     POOL_MIN_TASKS tasks, else here. `fn` must be a module-level function (workers import it).
     An exception in a task is raised here as it was raised there; a worker that died (killed,
-    out of memory) is one OutputError."""
+    out of memory) is one OutputError. Where no process can be started (a sandbox without
+    semaphores, a process limit), the tasks run here after one note on stderr."""
     if jobs <= 1 or len(tasks) < POOL_MIN_TASKS:
         return [fn(*task) for task in tasks]
     workers = min(jobs, len(tasks))
     try:
-        with ProcessPoolExecutor(workers, mp_context=context(fn.__module__)) as pool:
-            return list(pool.map(fn, *zip(*tasks, strict=True)))
+        executor = ProcessPoolExecutor(workers, mp_context=context(fn.__module__))
+        futures = [executor.submit(fn, *task) for task in tasks]  # starts the workers
+    except (OSError, NotImplementedError) as exc:
+        print(
+            printable(f"hyena-bench report: note: no worker processes ({exc}); one at a time"),
+            file=sys.stderr,
+        )
+        return [fn(*task) for task in tasks]
+    try:
+        with executor:
+            return [future.result() for future in futures]
     except BrokenProcessPool:
         raise OutputError(
             f"a report worker process died (killed or out of memory); rerun with --jobs 1 "

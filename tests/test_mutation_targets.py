@@ -83,3 +83,14 @@ def test_recheck_applies_each_survivor_where_mutmut_found_it():
     assert second.splitlines()[8] == "        return 3  # not a header"
     assert second.splitlines()[:8] == SOURCE.splitlines()[:8]
     assert tool.apply_mutant(found[0][0], found[0][1], SOURCE.replace("x + 1", "x * 1")) is None
+
+
+def test_recheck_places_a_hunk_counted_from_a_comment_above_the_def():
+    """mutmut counts a function's lines from a section comment and blank lines just above its
+    `def` (reports.tables' `summarise`): the hunk still lands on the line it changes."""
+    tool = load_tool()
+    source = "x = 0\n\n# --- numbers ---\n\n\ndef h(a):\n    b = a * 2\n    return b\n"
+    shown = "@@ -5,2 +5,2 @@\n     b = a * 2\n-    return b\n+    return None\n"
+    mutated = tool.apply_mutant("m.x_h__mutmut_1", shown, source)
+    assert mutated == source.replace("    return b", "    return None")
+    assert tool.apply_mutant("m.x_h__mutmut_1", shown.replace("a * 2", "a * 3"), source) is None

@@ -25,6 +25,9 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# How many comment and blank lines above a `def` mutmut may count as the function's own
+# (`# --- numbers ---` and two blank lines before reports.tables' `summarise`).
+LEAD_LINES = 4
 WORK = ROOT / ".mutation"
 
 # Each listed module and the tests that exercise it in-process. mutmut maps mutants to tests by
@@ -266,10 +269,9 @@ def apply_mutant(name: str, diff: str, source: str) -> str | None:
     def bare(line: str) -> str:
         return line.split("  #")[0].strip()
 
-    hunks = re.split(r"^@@ -(\d+),\d+ \+\d+,\d+ @@.*\n", diff, flags=re.M)[1:]
-    for at, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
-        index = first + int(at) - 1
-        out: list[str] = []
+    def placed(start: int, body: str) -> tuple[list[str], int] | None:
+        """The hunk's new lines and where its old ones end, if they match from `start`."""
+        index, out = start, []
         for row in body.rstrip("\n").split("\n"):
             kind, text = row[:1], row[1:]
             if kind == "+":
@@ -280,7 +282,19 @@ def apply_mutant(name: str, diff: str, source: str) -> str | None:
             if kind == " ":
                 out.append(lines[index])
             index += 1
-        lines[first + int(at) - 1 : index] = out
+        return out, index
+
+    hunks = re.split(r"^@@ -(\d+),\d+ \+\d+,\d+ @@.*\n", diff, flags=re.M)[1:]
+    for at, body in reversed(list(zip(hunks[::2], hunks[1::2], strict=True))):
+        # mutmut counts from the `def`, or from comment and blank lines just above it when a
+        # function follows a section comment: try the `def` first, then those lines up.
+        for start in range(first + int(at) - 1, max(first + int(at) - 1 - LEAD_LINES, -1), -1):
+            if (found := placed(start, body)) is not None:
+                out, end = found
+                lines[start:end] = out
+                break
+        else:
+            return None
     return "".join(lines)
 
 

@@ -5,11 +5,11 @@ Opt-in like the rest of tests/benchmarks (it takes minutes), never a timed asser
     pytest tests/benchmarks/test_scale.py --benchmark-only --benchmark-columns=min,max,rounds
 
 Each command runs in its own process, as a user runs it (start-up included), once per round.
-The aim is 5 s each; docs/HOSTILE.md "Scale" has the numbers and where the time goes: `compare`
-meets it (about 5 s of CPU, since long rows take bench.stats' order-statistic interval instead
-of a bootstrap), `report --format csv` takes about 10 s (pandas per group) and `report` about
-63 s (80 figures as PNG and SVG). HYENA_BENCH_SCALE_ROWS shrinks the run (e.g. 260) to try the
-benchmark quickly; the numbers to quote use the default.
+The aim is 5 s each; docs/HOSTILE.md "Scale" has the numbers and where the time goes. `report`
+builds its 20 settings in worker processes (--jobs, default the CPUs available): the serial
+variant (--jobs 1) is timed beside it, so one run shows what the pool gives on this machine.
+HYENA_BENCH_SCALE_ROWS shrinks the run (e.g. 260) to try the benchmark quickly; the numbers to
+quote use the default.
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ def test_report_csv(benchmark, big_run, tmp_path):
 def test_report(benchmark, big_run, tmp_path):
     describe(benchmark, big_run, "report (markdown, HTML, CSV, figures)")
     benchmark.pedantic(command, args=("report", big_run, "--out", tmp_path / "report"), rounds=1)
+
+
+def test_report_one_process(benchmark, big_run, tmp_path):
+    describe(benchmark, big_run, "report --jobs 1 (the same, in one process)")
+    out = tmp_path / "report"
+    benchmark.pedantic(command, args=("report", big_run, "--out", out, "--jobs", "1"), rounds=1)
 
 
 def test_compare_with_itself(benchmark, big_run):

@@ -59,6 +59,18 @@ def test_a_worker_that_dies_is_one_output_error():
         pool.starmap(die, [(i,) for i in range(MANY)], jobs=2)
 
 
+def test_where_no_process_can_start_the_tasks_run_here_after_a_note(monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "semaphores are not allowed here")
+
+    monkeypatch.setattr(pool, "ProcessPoolExecutor", refuse)
+    got = pool.starmap(where, [(i,) for i in range(MANY)], jobs=2)
+    assert got == [(i, os.getpid()) for i in range(MANY)]
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "semaphores are not allowed here" in err
+    assert err.startswith("hyena-bench report: note: no worker processes")
+
+
 def test_default_jobs_is_the_cpus_this_process_may_use():
     jobs = pool.default_jobs()
     assert jobs >= 1
