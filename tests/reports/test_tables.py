@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from reports import selection, tables
 from reports.load import load
 from reports.selection import Choice
+from reports.stats import CONFIDENCE
 from reports.tables import (
     FASTEST_HYENA_LABEL,
     NOISY_MARK,
@@ -60,6 +62,7 @@ def test_length_labels(n, text):
         (512, "512"),
         (999, "999"),
         (999.4, "999"),
+        (999.5, "1,000"),  # the first value written whole: `.3g` gives "1e+03" here
         (999.7, "1,000"),  # rounds up to four digits: no "1e+03"
         (1000, "1,000"),
         (1229.4, "1,229"),
@@ -396,3 +399,95 @@ def test_the_scaling_table_gives_the_interval_when_there_is_one():
 def test_a_table_keeps_implementations_that_ran_once():
     s = marked_summary()
     assert tables.ran(s).tolist() == [impl != "hyena-naive" for impl in s["impl"]]
+
+
+SUMMARY_COLUMNS = [
+    "impl", "family", "seqlen", "status", "reason", "latency_ms_median", "latency_ms_p10",
+    "latency_ms_p90", "speedup", "baseline", "peak_mem_mib", "tflops", "tflops_issued", "gbps",
+    "tokens_per_s", "throttled", "noisy", "verified", "unchecked",
+]  # fmt: skip
+
+
+def test_the_summary_columns_are_the_summary_csv_header_with_each_rows_family():
+    # summary.csv is this frame with the group's fields in front; the plots draw a series with
+    # circles or squares by its `family`.
+    s = marked_summary()
+    assert list(s.columns) == SUMMARY_COLUMNS
+    families = dict(zip(s["impl"], s["family"], strict=True))
+    assert families == {
+        "attention-dense": "attention",
+        "hyena-fft": "hyena",
+        "hyena-naive": "hyena",
+    }
+
+
+def gaps_and_failures() -> pd.DataFrame:
+    """hyena-naive never measured at 2k (an empty cell); attention-dense out of memory there
+    (an "OOM" cell); hyena-flash out of memory at both lengths (not run)."""
+    return summary_of(
+        [
+            row("hyena-fft", 1024, 1.0),
+            row("hyena-fft", 2048, 2.0),
+            row("hyena-naive", 1024, 2.0),
+            row("attention-dense", 1024, 4.0),
+            row("attention-dense", 2048, None, status="oom"),
+            row("hyena-flash", 1024, None, status="oom"),
+            row("hyena-flash", 2048, None, status="oom"),
+        ],
+        "attention-dense",
+    )
+
+
+def test_a_length_never_measured_is_an_empty_cell_and_an_oom_reads_oom():
+    s = gaps_and_failures()
+    latency = tables.latency_table(s).frame
+    assert latency.loc["hyena-naive"].tolist() == ["2 (1.96–2.04)", ""]
+    assert latency.loc["attention-dense"].tolist() == ["4 (3.92–4.08)", "OOM"]
+    speedup = tables.speedup_table(s, Choice(("attention-dense",), "attention-dense")).frame
+    assert speedup.loc["hyena-naive"].tolist() == ["2×", ""]
+    assert speedup.loc["attention-dense"].tolist() == ["1×", "OOM"]
+    assert speedup.loc["(baseline at this length)"].tolist() == ["attention-dense", "–"]
+    memory = tables.memory_table(s).frame
+    assert memory.loc["hyena-naive", "2k"] == ""
+    assert memory.loc["attention-dense", "2k"] == "OOM"
+
+
+def test_an_implementation_that_failed_at_every_length_is_named_once():
+    s = gaps_and_failures()
+    assert tables.not_run(s) == ("hyena-flash (oom: oom in test)",)
+    assert tables.latency_table(s).notes == (
+        "Not run in this setting: hyena-flash (oom: oom in test)",
+    )
+
+
+def test_crossovers_and_scaling_keep_their_columns_when_nothing_is_computed():
+    # crossover.csv and scaling.csv keep their header for a setting without a pair or a fit.
+    hyena_only = frame_of([row("hyena-fft", 1024, 1.0), row("hyena-fft", 2048, None, status="oom")])
+    cross = tables.crossovers(hyena_only)
+    assert cross.empty
+    assert list(cross.columns) == ["hyena", "attention", "crossover_seqlen", "text", "noisy"]
+    fits = tables.scaling(hyena_only)
+    assert fits.empty
+    assert list(fits.columns) == [
+        "impl", "family", "exponent", "stderr", "low", "high", "lengths", "noisy"
+    ]  # fmt: skip
+
+
+def test_the_scaling_table_shows_the_fitted_interval():
+    lengths = [1024 * 2**i for i in range(5)]
+    latency = [1.0, 2.1, 3.9, 8.4, 15.8]
+    fits = tables.scaling(
+        frame_of([row("hyena-fft", n, t) for n, t in zip(lengths, latency, strict=True)])
+    )
+    # Reference: least squares on the upper four points, t interval with 2 degrees of freedom.
+    x, y = np.log(np.array(lengths[1:], dtype=np.float64)), np.log(np.array(latency[1:]))
+    k, c = np.polyfit(x, y, 1)
+    residual = y - (k * x + c)
+    stderr = math.sqrt(residual @ residual / (len(x) - 2) / ((x - x.mean()) @ (x - x.mean())))
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(x) - 2) * stderr
+    fit = fits.iloc[0]
+    assert fit["exponent"] == pytest.approx(k, rel=1e-9)
+    assert (fit["low"], fit["high"]) == (pytest.approx(k - half), pytest.approx(k + half))
+    assert 0.05 < half < 0.5  # a real interval, not a point
+    text = tables.scaling_table(fits).frame.loc["hyena-fft", "exponent k (latency ∝ L^k)"]
+    assert text == f"{k:.2f} [{k - half:.2f}, {k + half:.2f}]"
