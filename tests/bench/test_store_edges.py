@@ -159,6 +159,19 @@ def test_blank_lines_are_skipped_and_a_torn_last_line_warns(tmp_path):
     assert [r["seqlen"] for r in store.read_rows(tmp_path)] == [256, 512]
 
 
+def test_the_torn_line_warning_points_at_the_code_reading_the_rows(tmp_path):
+    """Python prints a warning after the file and line it names: the loop over iter_rows (the
+    caller's code), neither bench/store.py's own line nor a frame above the caller."""
+    write_rows(tmp_path, record.to_json(good_row()) + "\n", '{"op": ')
+    with pytest.warns(UserWarning, match="ignoring a torn last line") as caught:
+        for _ in store.iter_rows(tmp_path):  # the line the warning names
+            pass
+    assert caught[0].filename == __file__
+    assert (
+        "store.iter_rows(tmp_path)" in Path(__file__).read_text().splitlines()[caught[0].lineno - 1]
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
