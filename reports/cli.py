@@ -66,8 +66,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         type=number(int, 1),
         default=None,
         metavar="N",
-        help="build up to N settings at once, each in its own process (default: the CPUs "
-        "available; a report of fewer than 4 settings is built in one process)",
+        help="draw up to N settings' figures at once, each in its own process (default: the "
+        "CPUs available; a report of fewer than 4 settings, or without figures, is built in "
+        "one process)",
     )
     parser.add_argument(
         "--allow-mixed-env",

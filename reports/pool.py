@@ -7,9 +7,10 @@ keeps their order. The pool starts from a fork server that imported the report's
 once, so a worker starts in milliseconds rather than importing pandas and matplotlib again;
 where there is none (Windows), workers are spawned.
 
-A report with fewer than POOL_MIN_TASKS settings, or `--jobs 1`, builds them in this process:
-the same function on the same arguments, so the files are the same either way (a test checks
-that the pooled report equals the serial one file by file).
+A report with fewer than POOL_MIN_TASKS settings, without figures (reports.document), or with
+`--jobs 1` builds them in this process: the same function on the same arguments, so the files
+are the same either way (a test checks that the pooled report equals the serial one file by
+file).
 """
 
 from __future__ import annotations
