@@ -25,6 +25,12 @@ from tests.conftest import PLUGINS, REPO, cli_env, run_cli
 CONFIG = ("--level", "core", "--batch", "1", "--d-model", "64", "--heads", "4")
 SWEEP = ("--seqlens", "256,1k", *CONFIG, "--target-time", "0.2", "--quiet")
 REV_SWEEP = ("--ops", "hyena-fft", *SWEEP)
+# The A/A runs gate at 20%, not the default 5%: on a quiet 2-core VM, two worker processes
+# running the same code differed by 7-11% at one length in 5 of 32 A/A runs of this sweep
+# (tight intervals, so exit 1 at 5%; both workers pinned to one CPU: 2 of 15), a per-process
+# effect ab's interval does not cover (reports/baselines/README.md, "A/A on a quiet machine").
+# These tests check the machinery (exit 0, the texts, the rows), not that bound.
+A_A = ("--threshold", "20%")
 ENV = cli_env(extra_path=[PLUGINS], OMP_NUM_THREADS="1")
 AB_TIMEOUT_S = 600
 # The planted change, inserted into operators/longconv/fft.py before it registers hyena-fft.
@@ -96,7 +102,7 @@ def revisions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_implementations_a_a_passes(tmp_path):
     """plugin-fft is the same FFT convolution registered through an entry point: A against A."""
     out = tmp_path / "ab"
-    proc = ab("--base-op", "hyena-fft", "--new-op", "plugin-fft", *SWEEP, "--out", str(out))
+    proc = ab("--base-op", "hyena-fft", "--new-op", "plugin-fft", *SWEEP, *A_A, "--out", str(out))
     text = outcome(proc, 0)
     assert "no regression" in text and "sweep: 0 of 2 measured pairs slower" in text
     assert "NEW runs plugin-fft where BASE runs hyena-fft" in text
@@ -131,7 +137,9 @@ def test_a_side_whose_worker_dies_loses_its_result(tmp_path):
 
 def test_revisions_a_a_passes(revisions, tmp_path):
     out = tmp_path / "ab"
-    proc = ab("--base", "original", "--new", "same", *REV_SWEEP, "--out", str(out), cwd=revisions)
+    proc = ab(
+        "--base", "original", "--new", "same", *REV_SWEEP, *A_A, "--out", str(out), cwd=revisions
+    )
     text = outcome(proc, 0)
     assert "no regression" in text
     env = json.loads((out / "new" / "env.json").read_text())
