@@ -81,9 +81,11 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/bench/test_record.py",
     ),
     # The runner's own tests drive the sweep loop with a scripted in-process worker
-    # (test_runner_loop.py); test_runner.py spawns one real worker that dies on start.
+    # (test_runner_loop.py) and its worker handle on a fake pipe and spawn context
+    # (test_runner_worker.py); test_runner.py spawns one real worker that dies on start.
     "bench.runner": (
         "tests/bench/test_runner_loop.py",
+        "tests/bench/test_runner_worker.py",
         "tests/bench/test_runner.py",
         "tests/bench/test_record.py",
     ),
