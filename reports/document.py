@@ -53,8 +53,10 @@ from reports.tables import (
 
 TITLE = "hyena-bench report"
 PLOTS_DIR = "plots"
-# The tidy tables written as CSV (`build`'s `csv`), one file each.
-CSV_TABLES = ("summary", "crossover", "scaling", "claims")
+# The tidy tables written as CSV (`build`'s `csv`), one file each: each setting's rows of the
+# first three (`setting`), concatenated, and the claims.
+SETTING_TABLES = ("summary", "crossover", "scaling")
+CSV_TABLES = (*SETTING_TABLES, "claims")
 ENV_FIELDS = (  # (label, dotted key in env.json)
     ("run id", "run_id"),
     ("device", "device.name"),
@@ -390,7 +392,7 @@ def setting(
     parts, cross, fits = group_blocks(group, rows, summary, choice, paper, plots_dir, slug, svg)
     if (rows["status"] == "ok").any():
         parts += roofline.blocks(runs, group, rows, choice, plots_dir, slug, svg)
-    tidy = {"summary": summary, "crossover": cross, "scaling": fits}
+    tidy = dict(zip(SETTING_TABLES, (summary, cross, fits), strict=True))
     return Setting(
         [Heading(group.title(), 3), *parts],
         {name: with_group(part, group) for name, part in tidy.items()},
@@ -428,13 +430,15 @@ def build(
         (group, rows, results.runs, paper, baseline_op, plots_dir, group.slug(several_devices), svg)
         for group, rows in groups(frame)
     ]
-    csv: dict[str, list[pd.DataFrame]] = {"summary": [], "crossover": [], "scaling": []}
     # Without figures a setting's tables take about 0.3 s of CPU, less than starting the pool.
-    for part in pool.starmap(setting, tasks, jobs if draw else 1):
+    parts = pool.starmap(setting, tasks, jobs if draw else 1)
+    for part in parts:
         blocks += part.blocks
-        for name, table in part.tidy.items():
-            csv[name].append(table)
-    tidy = {name: pd.concat(parts, ignore_index=True) for name, parts in csv.items() if parts}
+    tidy = (
+        {n: pd.concat([p.tidy[n] for p in parts], ignore_index=True) for n in SETTING_TABLES}
+        if parts
+        else {}
+    )
     notes = (warning, *notes) if warning else notes
     tables = {**tidy, "claims": verdict_frame(verdicts)}
     assert set(tables) <= set(CSV_TABLES), "name a new table in CSV_TABLES"
