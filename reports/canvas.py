@@ -188,10 +188,12 @@ def save(drawn: Drawn, out_dir: Path, slug: str, svg: bool = False) -> Plot:
     pixels = FigureCanvasAgg(fig)
     pixels.draw()
     fig.set_layout_engine("none")
-    png = out_dir / f"{name}.png"
-    image.imsave(png, pixels.buffer_rgba(), format="png", origin="upper", dpi=DPI)
-    if not svg:
-        return Plot(drawn.title, f"{out_dir.name}/{name}.png", None)
-    with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
-        fig.savefig(out_dir / f"{name}.svg", dpi=DPI, metadata={"Date": None})
-    return Plot(drawn.title, f"{out_dir.name}/{name}.png", f"{out_dir.name}/{name}.svg")
+    image.imsave(
+        out_dir / f"{name}.png", pixels.buffer_rgba(), format="png", origin="upper", dpi=DPI
+    )
+    if svg:
+        with matplotlib.rc_context({"svg.hashsalt": SVG_SALT}):
+            fig.savefig(out_dir / f"{name}.svg", dpi=DPI, metadata={"Date": None})
+    return Plot(
+        drawn.title, f"{out_dir.name}/{name}.png", f"{out_dir.name}/{name}.svg" if svg else None
+    )
