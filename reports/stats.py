@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special  # not scipy.stats: importing that takes ~1 s of a report's start
 
 from bench import stats as bench_stats
 
@@ -84,18 +84,18 @@ def upper_half(lengths: Sequence[int]) -> list[int]:
 
 
 def loglog_slope(lengths: Sequence[float], latency: Sequence[float]) -> Slope | None:
-    """Scaling exponent k in latency ~ L^k, with its standard error and t interval."""
+    """Scaling exponent k in latency ~ L^k (least squares in log-log), with its standard error
+    and t interval."""
     if len(lengths) < 2:
         return None
-    fit = stats.linregress(np.log(lengths), np.log(latency))
+    x, y = np.log(np.asarray(lengths, dtype=float)), np.log(np.asarray(latency, dtype=float))
+    dx, dy = x - x.mean(), y - y.mean()
+    spread = float(dx @ dx)
+    slope = float(dx @ dy) / spread
     lengths_int = tuple(int(n) for n in lengths)
     if len(lengths) < 3:
-        return Slope(float(fit.slope), math.nan, lengths_int)
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(lengths) - 2) * float(fit.stderr)
-    return Slope(
-        float(fit.slope),
-        float(fit.stderr),
-        lengths_int,
-        float(fit.slope - half),
-        float(fit.slope + half),
-    )
+        return Slope(slope, math.nan, lengths_int)
+    residual = dy - slope * dx
+    stderr = math.sqrt(float(residual @ residual) / (len(lengths) - 2) / spread)
+    half = float(special.stdtrit(len(lengths) - 2, 0.5 + CONFIDENCE / 2)) * stderr
+    return Slope(slope, stderr, lengths_int, slope - half, slope + half)
