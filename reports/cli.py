@@ -121,15 +121,20 @@ def run(args: argparse.Namespace) -> int:
     dirs = [out_path(d, "run directory") for d in args.dirs]
     out = out_path(args.out) or dirs[0] / DEFAULT_OUT
     check_out(out)
+    formats = parse_formats(args.format)
+    draw = bool(formats & {"md", "html", "svg"})
     # Imported here so that other hyena-bench commands (and bad input) skip scipy/matplotlib.
+    from reports import pool
     from reports.load import load
 
-    formats = parse_formats(args.format)
+    jobs = args.jobs or pool.default_jobs()
+    if draw:
+        pool.prestart("reports.document", jobs)
     results = load(dirs, allow_mixed_env=args.allow_mixed_env)
     if args.baseline is not None and args.baseline not in set(results.frame["op"]):
         have = ", ".join(sorted(set(results.frame["op"])))
         raise UsageError(f"--baseline {args.baseline}: not in the results (have: {have})")
-    from reports import document, pool, render
+    from reports import document, render
     from reports.claims import load_paper
 
     try:
@@ -143,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
             staged,
             load_paper(),
             args.baseline,
-            draw=bool(formats & {"md", "html", "svg"}),
+            draw=draw,
             svg="svg" in formats,
-            jobs=args.jobs or pool.default_jobs(),
+            jobs=jobs,
         )
         written = render.write(report.blocks, report.csv, staged, formats, document.TITLE)
         files.swap_in(staged, out)

@@ -7,8 +7,9 @@ Numbers come from `summarise`, `crossovers` and `scaling`; the `*_table` functio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -60,7 +61,8 @@ STATUS_TEXT = {"oom": "OOM", "skipped": "skipped", "error": "error", "timeout": 
 NOT_CROSSING = "not within the measured range"
 FASTEST_HYENA_LABEL = "fastest Hyena"
 MIB = 2**20
-Cell = Callable[[pd.Series], str]  # formats one summary row as a table cell
+Row = Mapping[str, Any]  # one summary row, column name to value
+Cell = Callable[[Row], str]  # formats one summary row as a table cell
 
 
 @dataclass(frozen=True)
@@ -142,15 +144,27 @@ def noisy_points(group: pd.DataFrame) -> set[tuple[str, int]]:
 
 def series(group: pd.DataFrame) -> dict[str, pd.Series]:
     """Median latency by seqlen for every implementation, and for the fastest Hyena."""
-    ok = group[group["status"] == "ok"].dropna(subset=["latency_ms_median"])
+    ok = group[(group["status"] == "ok") & group["latency_ms_median"].notna()]
+    lengths = ok["seqlen"].to_numpy()
+    latency = ok["latency_ms_median"].to_numpy(dtype=float)
     out = {
-        impl: rows.set_index("seqlen")["latency_ms_median"].astype(float).sort_index()
-        for impl, rows in ok.groupby("impl")
+        impl: pd.Series(
+            latency[at], index=pd.Index(lengths[at], name="seqlen"), name="latency_ms_median"
+        ).sort_index()
+        for impl, at in sorted(ok.groupby("impl").indices.items())
     }
     hyenas = selection.hyena(group).impls
     if len(hyenas) > 1:
         out[FASTEST_HYENA_LABEL] = selection.fastest(group, hyenas)["latency_ms_median"]
     return out
+
+
+def common_lengths(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The lengths where both series have a value, ascending, and a's values over b's there."""
+    both, in_a, in_b = np.intersect1d(a.index, b.index, return_indices=True)
+    x, y = a.to_numpy(dtype=float)[in_a], b.to_numpy(dtype=float)[in_b]
+    kept = ~(np.isnan(x) | np.isnan(y))
+    return both[kept].astype(float), x[kept] / y[kept]
 
 
 def crossover_text(lengths: np.ndarray, ratio: np.ndarray, failed_from: float | None) -> str:
@@ -177,13 +191,11 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
     records = []
     for h in (h for h in hyenas if h in lat):
         for a in attentions:
-            both = pd.concat([lat[a], lat[h]], axis=1, join="inner").dropna()
-            lengths = both.index.to_numpy(float)
-            ratio = (both.iloc[:, 0] / both.iloc[:, 1]).to_numpy()
+            lengths, ratio = common_lengths(lat[a], lat[h])
             where = loglog_crossing(lengths, ratio) if len(lengths) else None
             impls = {
-                n: (fastest["impl"].get(n, h) if h == FASTEST_HYENA_LABEL else h)
-                for n in both.index
+                n: (fastest["impl"].get(int(n), h) if h == FASTEST_HYENA_LABEL else h)
+                for n in lengths
             }
             records.append(
                 {
@@ -192,8 +204,7 @@ def crossovers(group: pd.DataFrame) -> pd.DataFrame:
                     "crossover_seqlen": where,
                     "text": crossover_text(lengths, ratio, oom_from.get(a)),
                     "noisy": any(
-                        (impls[n], int(n)) in noisy_at or (a, int(n)) in noisy_at
-                        for n in both.index
+                        (impls[n], int(n)) in noisy_at or (a, int(n)) in noisy_at for n in lengths
                     ),
                 }
             )
@@ -232,7 +243,7 @@ def scaling(group: pd.DataFrame) -> pd.DataFrame:
 # --- display -----------------------------------------------------------------------------------
 
 
-def _marks(row: pd.Series, kinds: tuple[str, ...] = LATENCY_MARKS) -> str:
+def _marks(row: Row, kinds: tuple[str, ...] = LATENCY_MARKS) -> str:
     marks = {
         "throttled": (THROTTLED_MARK, row["throttled"]),
         "unverified": (UNVERIFIED_MARK, not row["verified"]),
@@ -244,13 +255,14 @@ def _marks(row: pd.Series, kinds: tuple[str, ...] = LATENCY_MARKS) -> str:
 
 def ran(summary: pd.DataFrame) -> pd.Series:
     """Rows of implementations with at least one ok measurement in this group."""
-    return summary.groupby("impl")["status"].transform(lambda s: (s == "ok").any()).astype(bool)
+    return summary["impl"].isin(summary.loc[summary["status"] == "ok", "impl"])
 
 
 def _pivot(summary: pd.DataFrame, cell: Cell) -> pd.DataFrame:
     """Implementation x length, for implementations that ran at least once."""
     summary = summary[ran(summary)]
-    cells = summary.assign(cell=summary.apply(cell, axis=1))
+    # Rows as dicts: a DataFrame.apply builds a Series for each row, ten times the cost.
+    cells = summary.assign(cell=[cell(row) for row in summary.to_dict("records")])
     table = cells.pivot(index="impl", columns="seqlen", values="cell").fillna("")
     table.columns = [length_label(n) for n in table.columns]
     table.index.name = "implementation"
@@ -287,7 +299,7 @@ def not_run_note(summary: pd.DataFrame) -> tuple[str, ...]:
 def _number_or_status(
     column: str, unit: str = "", kinds: tuple[str, ...] = LATENCY_MARKS, scale: float = 1.0
 ) -> Cell:
-    def cell(row: pd.Series) -> str:
+    def cell(row: Row) -> str:
         if row["status"] != "ok":
             return STATUS_TEXT.get(row["status"], str(row["status"]))
         value = row[column]
@@ -299,7 +311,7 @@ def _number_or_status(
 
 
 def latency_table(summary: pd.DataFrame) -> Table:
-    def cell(row: pd.Series) -> str:
+    def cell(row: Row) -> str:
         if row["status"] != "ok":
             return STATUS_TEXT.get(row["status"], str(row["status"]))
         return (
