@@ -173,3 +173,29 @@ def test_a_two_point_slope_has_its_exponent_and_lengths_but_no_error():
     assert fit.exponent == pytest.approx(2.0)
     assert fit.lengths == (1024, 2048)
     assert math.isnan(fit.stderr) and math.isnan(fit.low) and math.isnan(fit.high)
+
+
+def test_slope_standard_error_and_interval_match_scipys_regression():
+    """Noisy power laws of four and six lengths: the exponent, its standard error and the 95% t
+    interval are scipy.stats.linregress's slope and stderr with t.ppf's quantile at n - 2
+    degrees of freedom (three points would hide a factor n - 2 = 1)."""
+    from scipy import stats
+
+    rng = np.random.default_rng(19)
+    for points in (4, 6):
+        lengths = [512 * 2**i for i in range(points)]
+        latency = list(1e-3 * np.array(lengths) ** 1.3 * rng.lognormal(0, 0.3, points))
+        fit = loglog_slope(lengths, latency)
+        ref = stats.linregress(np.log(lengths), np.log(latency))
+        half = stats.t.ppf(0.975, points - 2) * ref.stderr
+        assert fit.exponent == pytest.approx(ref.slope, rel=1e-12)
+        assert fit.stderr == pytest.approx(ref.stderr, rel=1e-9)
+        assert (fit.low, fit.high) == pytest.approx((ref.slope - half, ref.slope + half), rel=1e-9)
+
+
+def test_slope_reads_object_columns_as_numbers():
+    """Lengths and latencies from a pandas column of dtype object (it held None once): numpy's
+    log refuses Python ints and floats in an object array, so both are converted first."""
+    lengths, latency = [1024, 2048, 4096, 8192], [1.0, 2.9, 9.1, 26.0]
+    as_objects = loglog_slope(np.array(lengths, dtype=object), np.array(latency, dtype=object))
+    assert as_objects == loglog_slope(lengths, latency)
