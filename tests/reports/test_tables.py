@@ -491,3 +491,59 @@ def test_the_scaling_table_shows_the_fitted_interval():
     assert 0.05 < half < 0.5  # a real interval, not a point
     text = tables.scaling_table(fits).frame.loc["hyena-fft", "exponent k (latency ∝ L^k)"]
     assert text == f"{k:.2f} [{k - half:.2f}, {k + half:.2f}]"
+
+
+# --- series and common lengths (the numpy versions of 2026-11-29) -------------------------------
+def test_series_are_each_implementations_ok_measured_rows_by_length():
+    """A curve's points are its ok rows with a latency, ascending in length, as floats indexed by
+    `seqlen` and named `latency_ms_median` like the fastest-Hyena entry: a failed row whose
+    latency field was filled in anyway, or an ok row whose latency was lost, is no point."""
+    g = frame_of(
+        [row("hyena-naive", n, v) for n, v in ((4096, 9.0), (1024, 2.0), (2048, 3.0))]
+        + [row("hyena-fft", n, v) for n, v in ((2048, 5.0), (1024, 1.0), (8192, 7.0))]
+        + [row("attention-dense", n, 4.0) for n in (2048, 1024)]
+    )
+    g.loc[g["seqlen"].eq(4096), "status"] = "timeout"  # failed, its latency field kept
+    g.loc[g["seqlen"].eq(8192), "latency_ms_median"] = math.nan  # ok, latency lost
+    lat = tables.series(g)
+    expected = {
+        "attention-dense": {1024: 4.0, 2048: 4.0},
+        "hyena-fft": {1024: 1.0, 2048: 5.0},
+        "hyena-naive": {1024: 2.0, 2048: 3.0},
+        FASTEST_HYENA_LABEL: {1024: 1.0, 2048: 3.0},
+    }
+    assert {impl: s.to_dict() for impl, s in lat.items()} == expected
+    assert list(lat) == list(expected)  # implementations sorted, the fastest Hyena last
+    for s in lat.values():
+        assert (s.index.name, s.name, s.dtype) == ("seqlen", "latency_ms_median", float)
+        assert s.index.is_monotonic_increasing
+
+
+def test_series_are_floats_when_a_run_without_any_latency_made_the_column_objects():
+    """Two runs read together, one of which measured nothing (every row out of memory): pandas
+    concatenates its all-None latency column with the other's floats as dtype object. The
+    curves are still floats."""
+    with tempfile.TemporaryDirectory() as directory:
+        measured, failed = Path(directory, "measured"), Path(directory, "failed")
+        write_run(measured, [row("hyena-fft", n, n / 1024) for n in (1024, 2048)])
+        write_run(failed, [row("hyena-fft", 4096, None, status="oom")])
+        g = load([measured, failed]).frame
+    assert g["latency_ms_median"].dtype == object  # the case this test is about
+    lat = tables.series(g)["hyena-fft"]
+    assert lat.dtype == float
+    assert lat.to_dict() == {1024: 1.0, 2048: 2.0}
+
+
+def test_common_lengths_are_the_lengths_both_series_have_a_value_at():
+    # a / b where both have a number, ascending: 2048 -> 2/2, 4096 -> 4/1; 8192 and 16384 have
+    # a gap on one side, 1024 is in a only.
+    a = pd.Series([4.0, 1.0, np.nan, 8.0, 2.0], index=[4096, 1024, 8192, 16384, 2048])
+    b = pd.Series([2.0, 3.0, 1.0, np.nan], index=[2048, 8192, 4096, 16384])
+    for x, y in ((a, b), (a.astype(object), b.astype(object))):  # object: a column held None
+        lengths, ratio = tables.common_lengths(x, y)
+        assert lengths.tolist() == [2048.0, 4096.0] and lengths.dtype == float
+        assert ratio.tolist() == [1.0, 4.0]
+    lengths, ratio = tables.common_lengths(b, a)
+    assert (lengths.tolist(), ratio.tolist()) == ([2048.0, 4096.0], [1.0, 0.25])
+    lengths, ratio = tables.common_lengths(a[a.index < 4000], b[b.index > 4000])
+    assert lengths.size == 0 and ratio.size == 0
