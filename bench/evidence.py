@@ -20,6 +20,12 @@ from dataclasses import dataclass
 import numpy as np
 
 LogRatio = Callable[[list[np.ndarray]], np.ndarray]
+# At most this many resampled values at a time in the joint bootstrap of a whole sweep's rows
+# (`mean_log_interval`): 128 MiB of float64, and about as much again for the drawn indices.
+# bench.stats' 500 resamples a batch held 2,600 rows of 100 samples (520,000 values) 500 times
+# over: 4.3 GB. Up to 33,554 values (every committed run and gate) the batch stays 500, so
+# their intervals are drawn exactly as before.
+MAX_RESAMPLED_VALUES = 2**24
 
 
 @dataclass(frozen=True)
@@ -116,4 +122,14 @@ def mean_log_interval(evidence: Sequence[Evidence], confidence: float, intervals
     def mean_of_rows(parts: list[np.ndarray]) -> np.ndarray:
         return np.mean([f(parts[a:b]) for a, b, f in spans], axis=0)
 
-    return stats.block_bootstrap(series, mean_of_rows, confidence)
+    return stats.block_bootstrap(
+        series, mean_of_rows, confidence, batch=joint_batch(sum(len(s) for s in series))
+    )
+
+
+def joint_batch(values: int) -> int:
+    """Resamples a batch for a joint bootstrap of `values` values: bench.stats' usual batch,
+    fewer where that would hold more than MAX_RESAMPLED_VALUES at once, at least one."""
+    from bench import stats
+
+    return max(1, min(stats.BOOTSTRAP_BATCH, MAX_RESAMPLED_VALUES // max(values, 1)))

@@ -216,10 +216,11 @@ def block_bootstrap(
     resamples: int = BOOTSTRAP_RESAMPLES,
     lengths: Sequence[int] | None = None,
     method: str = "percentile",
+    batch: int = BOOTSTRAP_BATCH,
 ) -> Interval:
     """Bootstrap interval (scipy's `method`: percentile, basic or BCa) of statistic(series),
     each series resampled on its own in blocks of consecutive samples (lengths: one per series,
-    default `block_length` of each).
+    default `block_length` of each), `batch` resamples at a time.
 
     `statistic` receives a list with one array per series, each of shape (..., samples): the
     resampled series (blocks joined in their drawn order) along the last axis, and returns
@@ -251,7 +252,7 @@ def block_bootstrap(
         index,
         on_indices,
         n_resamples=resamples,
-        batch=BOOTSTRAP_BATCH,
+        batch=batch,
         vectorized=True,
         paired=False,
         axis=-1,

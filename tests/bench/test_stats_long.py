@@ -214,3 +214,32 @@ def test_normal_interval_on_its_own_scale_and_at_its_edges():
     flat = stats.normal_log_interval(0.1, 0.0, 0.95)
     assert flat.share_at_most(0.1) == 1.0 and flat.share_at_least(0.1) == 1.0
     assert flat.share_at_most(0.09) == 0.0 and flat.share_at_least(0.11) == 0.0
+
+
+def test_a_joint_bootstrap_of_a_whole_sweep_is_drawn_in_smaller_batches():
+    """2,600 rows of 100 samples a side held 500 resamples of all 520,000 values at once
+    (4.3 GB); the batch shrinks to keep MAX_RESAMPLED_VALUES, and stays 500 for every run the
+    project has committed (so their intervals are drawn exactly as before)."""
+    assert evidence.joint_batch(4_000) == stats.BOOTSTRAP_BATCH
+    assert evidence.joint_batch(2**24 // stats.BOOTSTRAP_BATCH) == stats.BOOTSTRAP_BATCH
+    assert evidence.joint_batch(520_000) == 2**24 // 520_000 == 32
+    assert evidence.joint_batch(10**9) == 1
+    assert evidence.joint_batch(0) == stats.BOOTSTRAP_BATCH
+
+
+def test_smaller_batches_change_the_joint_interval_by_resampling_noise_only(monkeypatch):
+    rng = np.random.default_rng(3)
+    rows = [
+        evidence.two_runs(np.exp(rng.normal(0, 0.2, 40)), np.exp(rng.normal(0.1, 0.2, 40)))
+        for _ in range(6)
+    ]
+    usual = evidence.mean_log_interval(rows, 0.95)
+    monkeypatch.setattr(evidence, "MAX_RESAMPLED_VALUES", 480 * 7)  # batches of 7 resamples
+    assert evidence.joint_batch(480) == 7
+    small = evidence.mean_log_interval(rows, 0.95)
+    assert small.distribution.size == usual.distribution.size == stats.BOOTSTRAP_RESAMPLES
+    assert small.value == usual.value
+    width = usual.high - usual.low
+    assert (small.low, small.high) != (usual.low, usual.high)  # other draws...
+    assert abs(small.low - usual.low) < 0.1 * width  # ...of the same distribution
+    assert abs(small.high - usual.high) < 0.1 * width
