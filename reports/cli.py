@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 
     jobs = args.jobs or pool.default_jobs()
     if draw:
-        pool.prestart("reports.document", jobs)
+        pool.prestart((*pool.REPORT_MODULES, *pool.FIGURE_MODULES), jobs)
     results = load(dirs, allow_mixed_env=args.allow_mixed_env)
     if args.baseline is not None and args.baseline not in set(results.frame["op"]):
         have = ", ".join(sorted(set(results.frame["op"])))

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.allocator import method_text as allocator_text
-from reports import noise, plots, pool, roofline, selection
+from reports import noise, pool, roofline, selection
 from reports.claims import (
     CLAIM_LEVEL,
     CLAIM_MODE,
@@ -352,6 +352,8 @@ def group_blocks(
         return [Text(text), Bullets(not_run(summary))], crossovers(rows), scaling(rows)
     blocks, cross, fits = group_tables(rows, summary, choice)
     if plots_dir is not None:
+        from reports import plots  # matplotlib: only where figures are drawn
+
         claim_setting = (group.level, group.mode) == (CLAIM_LEVEL, CLAIM_MODE)
         figures = plots.draw_all(
             group,
@@ -431,7 +433,7 @@ def build(
         for group, rows in groups(frame)
     ]
     # Without figures a setting's tables take about 0.3 s of CPU, less than starting the pool.
-    parts = pool.starmap(setting, tasks, jobs if draw else 1)
+    parts = pool.starmap(setting, tasks, jobs if draw else 1, pool.FIGURE_MODULES)
     for part in parts:
         blocks += part.blocks
     tidy = (

@@ -28,6 +28,10 @@ from bench.files import OutputError
 from bench.safetext import printable
 
 T = TypeVar("T")
+# What a report's worker needs imported: the document, and where figures are drawn the modules
+# that import matplotlib (about 0.5 s each time; the document itself does not import them).
+REPORT_MODULES = ("reports.document",)
+FIGURE_MODULES = ("reports.plots", "reports.roofline_plot")
 # Below this many settings the pool's start (a fork server importing pandas and matplotlib,
 # about 2 s of CPU) costs more than drawing them side by side saves.
 POOL_MIN_TASKS = 4
@@ -40,20 +44,20 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def context(preload: str) -> Any:
-    """A fork server that has imported `preload`, else spawn."""
+def context(preload: Sequence[str]) -> Any:
+    """A fork server that has imported the modules `preload`, else spawn."""
     if "forkserver" in mp.get_all_start_methods():
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload([preload])
+        ctx.set_forkserver_preload(list(preload))
         return ctx
     return mp.get_context("spawn")
 
 
-def prestart(preload: str, jobs: int) -> None:
-    """Start the fork server (importing `preload`) now, for a pool that `starmap` may start
-    later: it imports the report's modules on another CPU while this process reads the rows
-    (about 1.5 s of a report's wall time on two CPUs). With one job, or without a fork server,
-    nothing: the pool, if any, starts as it would have."""
+def prestart(preload: Sequence[str], jobs: int) -> None:
+    """Start the fork server (importing the modules `preload`) now, for a pool that `starmap`
+    may start later: it imports the report's modules on another CPU while this process reads
+    the rows (about 1.5 s of a report's wall time on two CPUs). With one job, or without a fork
+    server, nothing: the pool, if any, starts as it would have."""
     if jobs <= 1 or "forkserver" not in mp.get_all_start_methods():
         return
     from multiprocessing import forkserver
@@ -63,17 +67,23 @@ def prestart(preload: str, jobs: int) -> None:
         forkserver.ensure_running()
 
 
-def starmap(fn: Callable[..., T], tasks: Sequence[tuple[Any, ...]], jobs: int) -> list[T]:
+def starmap(
+    fn: Callable[..., T],
+    tasks: Sequence[tuple[Any, ...]],
+    jobs: int,
+    preload: Sequence[str] = (),
+) -> list[T]:
     """`fn(*task)` for every task, in order: in up to `jobs` processes when there are at least
     POOL_MIN_TASKS tasks, else here. `fn` must be a module-level function (workers import it).
     An exception in a task is raised here as it was raised there; a worker that died (killed,
     out of memory) is one OutputError. Where no process can be started (a sandbox without
-    semaphores, a process limit), the tasks run here after one note on stderr."""
+    semaphores, a process limit), the tasks run here after one note on stderr. A fork server
+    imports fn's module and `preload` once, for every worker."""
     if jobs <= 1 or len(tasks) < POOL_MIN_TASKS:
         return [fn(*task) for task in tasks]
     workers = min(jobs, len(tasks))
     try:
-        executor = ProcessPoolExecutor(workers, mp_context=context(fn.__module__))
+        executor = ProcessPoolExecutor(workers, mp_context=context([fn.__module__, *preload]))
         futures = [executor.submit(fn, *task) for task in tasks]  # starts the workers
     except (OSError, NotImplementedError) as exc:
         print(

@@ -14,13 +14,15 @@ import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from bench.safetext import printable
-from reports.plots import Plot
 from reports.tables import Table
+
+if TYPE_CHECKING:  # a report without figures never imports matplotlib
+    from reports.canvas import Plot
 
 MD_FILE, HTML_FILE = "report.md", "report.html"
 CSS = """

@@ -131,8 +131,8 @@ def test_format_svg_writes_each_figure_as_svg_too_and_links_it(tmp_path):
 
 def test_a_fork_server_started_early_serves_the_pool():
     """`report` starts the fork server before it reads the rows; the pool then uses it."""
-    pool.prestart(__name__, jobs=2)
+    pool.prestart((__name__,), jobs=2)
     got = pool.starmap(where, [(i,) for i in range(MANY)], jobs=2)
     assert [value for value, _ in got] == list(range(MANY))
     assert os.getpid() not in {pid for _, pid in got}
-    pool.prestart(__name__, jobs=1)  # one job: nothing to start, nothing raised
+    pool.prestart((__name__,), jobs=1)  # one job: nothing to start, nothing raised

@@ -205,3 +205,20 @@ def test_claims_csv_has_the_numbers(full_report):
     assert a64["speedup"] == pytest.approx(2.4)
     summary = json.loads(pd.read_csv(full_report / "summary.csv").to_json(orient="records"))
     assert {r["impl"] for r in summary} >= {"hyena-fft", "flash-attn2", "attention-dense"}
+
+
+def test_a_report_without_figures_never_imports_matplotlib(paper_run, tmp_path):
+    """`report --format csv` draws nothing, so it does not pay matplotlib's import (about half
+    a second of every such report)."""
+    script = (
+        "import sys\n"
+        "from bench.cli import main\n"
+        f"code = main(['report', {str(paper_run)!r}, '--out', {str(tmp_path / 'r')!r},"
+        " '--format', 'csv'])\n"
+        "print(code, 'matplotlib' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, env=cli_env(), capture_output=True, text=True
+    )
+    assert proc.stdout.strip().splitlines()[-1] == "0 False", proc.stderr[-2000:]
+    assert (tmp_path / "r" / "summary.csv").exists()
