@@ -21,9 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.conftest import REPO, cli_env
 from tests.hostile import bigrun
 
-REPO = Path(__file__).resolve().parents[2]
 # (what, arguments): {run} is the generated run, {out} a fresh report directory. The report with
 # figures first and the serial one last: on a device with a time limit, what is cut is the least
 # needed.
@@ -41,10 +41,13 @@ def cpus() -> int:
 
 def timed(args: list[str]) -> tuple[float, int, str]:
     """Wall seconds, exit code and the last stderr line of `python -m bench ARGS`."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", *args], cwd=REPO, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
     )
     wall = time.perf_counter() - start
     return wall, proc.returncode, (proc.stderr.strip().splitlines() or [""])[-1]
