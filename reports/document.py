@@ -432,7 +432,7 @@ def build(
         (group, rows, results.runs, paper, baseline_op, plots_dir, group.slug(several_devices), svg)
         for group, rows in groups(frame)
     ]
-    # Without figures a setting's tables take about 0.3 s of CPU, less than starting the pool.
+    # Without figures a setting's tables take about 0.1 s of CPU, less than starting the pool.
     parts = pool.starmap(setting, tasks, jobs if draw else 1, pool.FIGURE_MODULES)
     for part in parts:
         blocks += part.blocks

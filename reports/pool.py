@@ -56,8 +56,10 @@ def context(preload: Sequence[str]) -> Any:
 def prestart(preload: Sequence[str], jobs: int) -> None:
     """Start the fork server (importing the modules `preload`) now, for a pool that `starmap`
     may start later: it imports the report's modules on another CPU while this process reads
-    the rows (about 1.5 s of a report's wall time on two CPUs). With one job, or without a fork
-    server, nothing: the pool, if any, starts as it would have."""
+    the rows (about 1.5 s of a report's wall time on two CPUs). Where the pool then goes unused
+    (fewer than POOL_MIN_TASKS settings) those imports were spent for nothing on the other CPU:
+    how many settings there are is known only once the rows are read. With one job, or without
+    a fork server, nothing: the pool, if any, starts as it would have."""
     if jobs <= 1 or "forkserver" not in mp.get_all_start_methods():
         return
     from multiprocessing import forkserver
