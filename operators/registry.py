@@ -17,13 +17,17 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from operators import capabilities
+from operators import capabilities, vml
 from operators.config import FAMILIES, SAFE_NAME, Config, did_you_mean
 
 if TYPE_CHECKING:
     from operators.case import Case
 
 ENTRY_POINT_GROUP = "hyena_bench.operators"
+
+# Before any case is built in this process: MKL's math functions must not pick their kernels on
+# several threads at once (operators/vml.py).
+vml.warm()
 
 
 class PluginWarning(UserWarning):
