@@ -49,8 +49,6 @@ COMPLEX = ("acos", "asin", "atan", "cos", "exp", "log", "log10", "sin", "sqrt", 
 REAL_DTYPES = (torch.float32, torch.float64)
 COMPLEX_DTYPES = (torch.complex64, torch.complex128)
 
-_warmed = False
-
 
 def calls() -> list[tuple[str, torch.dtype]]:
     """Every (function, dtype) that warm() calls once."""
@@ -58,16 +56,12 @@ def calls() -> list[tuple[str, torch.dtype]]:
     return real + [(name, dtype) for dtype in COMPLEX_DTYPES for name in COMPLEX]
 
 
-def warm(force: bool = False) -> int:
-    """Call each function once on a one-element CPU tensor (once a process unless `force`);
-    returns the number of calls made."""
-    global _warmed
-    if _warmed and not force:
-        return 0
+def warm() -> int:
+    """Call each function once on a one-element CPU tensor; returns the number of calls made.
+    Once a process is enough: operators.registry calls it when first imported."""
     made = 0
     with torch.no_grad():
         for name, dtype in calls():
             getattr(torch, name)(torch.full((1,), 0.5, dtype=dtype))
             made += 1
-    _warmed = True
     return made

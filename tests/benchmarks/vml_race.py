@@ -15,14 +15,11 @@ nothing (a study, not a test). Numbers: docs/HOSTILE.md, "Platform bugs the harn
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 from bench import allocator
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import cli_env
 
 CHILD = r"""
 import sys, time, torch
@@ -47,16 +44,12 @@ print(int(err > 1e-6))
 """
 
 
-def child_env() -> dict[str, str]:
-    return {**os.environ, **allocator.SETTINGS["retain"], "PYTHONPATH": str(REPO)}
-
-
 def wave(width: int, threads: int) -> list[tuple[bool, bool]]:
     """(warmed, corrupted) for each of `width` processes started together."""
     procs = [
         (i % 2 == 1, subprocess.Popen(
             [sys.executable, "-c", CHILD, str(threads), str(i % 2)],
-            stdout=subprocess.PIPE, text=True, env=child_env(),
+            stdout=subprocess.PIPE, text=True, env=cli_env(**allocator.SETTINGS["retain"]),
         ))
         for i in range(width)
     ]  # fmt: skip
